@@ -1,0 +1,118 @@
+# backstop — see README.md.
+#
+#   make            build/libbackstop.so and build/backstop
+#   make check      install test dependencies, build, run every suite
+#   make demo       the main job on the built-in default policy
+#   make bench      benchmarks (tests/bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# SANITIZE=address,undefined or SANITIZE=thread builds everything with that
+# sanitizer into its own build directory. Targets beyond the core live in
+# mk/*.mk, one fragment per concern.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= gcc
+SANITIZE ?=
+comma := ,
+BUILD ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
+
+CFLAGS ?= -O2 -g
+BS_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
+	-fvisibility=hidden -Iinclude -I. -MMD -MP
+BS_LDFLAGS :=
+ifneq ($(SANITIZE),)
+BS_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
+BS_LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+# Resolved when a recipe runs, after `deps` has installed the packages.
+INIH_A = $(shell pkg-config --variable=libdir inih)/libinih.a
+CHECK_CFLAGS = $(shell pkg-config --cflags check)
+CHECK_LIBS = $(shell pkg-config --libs check)
+JANSSON_LIBS = $(shell pkg-config --libs jansson)
+
+POLICY_SRC := $(wildcard policy/*.c)
+PRELOAD_SRC := $(wildcard preload/*.c)
+CLI_SRC := $(wildcard cli/*.c)
+TEST_SRC := $(wildcard tests/unit/*.c tests/runner/*.c)
+HELPER_SRC := $(wildcard tests/helpers/*.c examples/*.c)
+
+POLICY_OBJ := $(POLICY_SRC:%.c=$(BUILD)/obj/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
+HELPERS := $(addprefix $(BUILD)/helpers/,$(notdir $(HELPER_SRC:.c=)))
+
+LIB := $(BUILD)/libbackstop.so
+POLICY_LIB := $(BUILD)/libbackstop_policy.a
+CLI := $(BUILD)/backstop
+TESTS := $(BUILD)/tests/check
+
+# What LD_PRELOAD must hold to run the library (a sanitizer's runtime first).
+SAN_RUNTIME = $(if $(findstring address,$(SANITIZE)),$(shell $(CC) -print-file-name=libasan.so)) \
+	$(if $(findstring thread,$(SANITIZE)),$(shell $(CC) -print-file-name=libtsan.so))
+BS_PRELOAD = $(strip $(SAN_RUNTIME) $(abspath $(LIB)))
+
+.PHONY: all deps check check-run demo clean
+.DEFAULT_GOAL := all
+
+all: $(LIB) $(CLI)
+
+deps:
+	@scripts/deps
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BS_CFLAGS) $(CHECK_CFLAGS_FOR_$(firstword $(subst /, ,$<))) $(CFLAGS) -c -o $@ $<
+
+CHECK_CFLAGS_FOR_tests = $(CHECK_CFLAGS)
+
+$(POLICY_LIB): $(POLICY_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# Only the interposed symbols (preload/exports.map) leave the library.
+$(LIB): $(PRELOAD_OBJ) $(POLICY_OBJ) preload/exports.map
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(POLICY_OBJ) $(INIH_A) \
+		-Wl,--version-script=preload/exports.map -Wl,--exclude-libs,ALL \
+		-Wl,-z,defs -Wl,-z,now $(BS_LDFLAGS) $(LDFLAGS) -ldl -lpthread
+
+$(CLI): $(CLI_OBJ) $(POLICY_LIB)
+	$(CC) -o $@ $(CLI_OBJ) $(POLICY_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
+		$(JANSSON_LIBS) -lm -lpthread
+
+$(TESTS): $(TEST_OBJ) $(POLICY_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -o $@ $(TEST_OBJ) $(POLICY_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
+		$(CHECK_LIBS) -lpthread
+
+# Test helpers and examples: small standalone programs, one .c each.
+$(BUILD)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $< -lpthread
+$(BUILD)/helpers/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $< -lpthread
+
+# The environment every test sees (tests/integration/lib.sh reads it).
+TEST_ENV = BS_TOP=$(CURDIR) BS_BUILD=$(abspath $(BUILD)) BS_LIB=$(abspath $(LIB)) \
+	BS_PRELOAD="$(BS_PRELOAD)" BS_CLI=$(abspath $(CLI)) \
+	BS_HELPERS=$(abspath $(BUILD)/helpers) BS_SANITIZE=$(SANITIZE)
+
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+# CK_RUN_SUITE / CK_RUN_CASE (Check's own variables) select a part.
+check-run: all $(TESTS) $(HELPERS)
+	$(TEST_ENV) $(TESTS)
+
+demo: deps
+	@$(MAKE) --no-print-directory all $(HELPERS)
+	@$(TEST_ENV) examples/demo.sh
+
+clean:
+	rm -rf build build-*
+
+-include $(wildcard mk/*.mk)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

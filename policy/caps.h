@@ -1,0 +1,80 @@
+/* Concurrency caps: slots in use per key, and a FIFO of waiters.
+ * Serves outbound max_conns (per dest, host or rule) and inbound
+ * max_per_client alike.
+ *
+ * A freed slot goes to the oldest waiter whose deadline has not passed;
+ * a waiter whose deadline passed is never handed a slot and leaves the
+ * queue in O(1). The table is allocated once (bs_caps_create); acquiring
+ * and releasing never allocate. Thread-safe; see bs_caps_after_fork_child. */
+#ifndef BS_CAPS_H
+#define BS_CAPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "policy/policy.h"
+
+#define BS_CAP_NONE UINT32_MAX         /* "no slot": not capped */
+#define BS_CAP_RULE_INBOUND UINT32_MAX /* key.rule for accept's per-client counts */
+
+/* What a slot is counted against. For AF_UNIX, addr holds a hash of the
+ * path. Unused fields are zero, so keys compare with memcmp. */
+struct bs_cap_key {
+	uint32_t rule;
+	uint16_t family;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+/* The key of an outbound connection under rule->cap_scope. */
+void bs_cap_key_outbound(struct bs_cap_key *key, const struct bs_rule *rule,
+			 const struct sockaddr *sa, socklen_t len);
+/* The key of an inbound client under the accept policy's client_scope. */
+void bs_cap_key_inbound(struct bs_cap_key *key, enum bs_client_scope scope,
+			const struct sockaddr *sa, socklen_t len);
+
+struct bs_caps;
+
+/* A table for up to `capacity` distinct keys. */
+struct bs_caps *bs_caps_create(uint32_t capacity);
+void bs_caps_destroy(struct bs_caps *caps);
+
+struct bs_cap_request {
+	struct bs_cap_key key;
+	uint32_t limit;      /* > 0 */
+	bool wait;           /* false: reject at once when full */
+	bs_ns deadline_at;   /* absolute CLOCK_MONOTONIC; waiting ends by then */
+	/* Called without the lock held when the key is full, before waiting or
+	 * rejecting: lets the caller release slots whose descriptors were closed
+	 * behind its back. Returns how many slots it released. May be NULL. */
+	unsigned (*reclaim)(void *ctx, uint32_t slot);
+	void *reclaim_ctx;
+};
+
+enum bs_cap_status {
+	BS_CAP_ACQUIRED,  /* got a slot at once */
+	BS_CAP_WAITED,    /* got a slot after waiting */
+	BS_CAP_TIMEOUT,   /* waited until deadline_at, no slot */
+	BS_CAP_REJECT,    /* full and !wait */
+	BS_CAP_UNTRACKED, /* the table is full of other keys: not capped (fail open) */
+};
+
+struct bs_cap_outcome {
+	uint32_t slot;    /* pass to bs_cap_release; BS_CAP_NONE if none */
+	uint32_t in_use;  /* slots in use after the decision */
+	bs_ns waited;     /* time spent queued */
+};
+
+enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
+				  const struct bs_cap_request *req,
+				  struct bs_cap_outcome *out);
+/* Give one slot back; it goes to the oldest live waiter, if any. */
+void bs_cap_release(struct bs_caps *caps, uint32_t slot);
+uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot);
+
+/* In a forked child: reinitialise the lock and forget the waiters (they
+ * were threads of the parent). Counts are the child's own copy. */
+void bs_caps_after_fork_child(struct bs_caps *caps);
+
+#endif

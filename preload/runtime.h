@@ -1,0 +1,31 @@
+/* The preload's process-wide state: the loaded policy, the log sink, the
+ * cap table, and per-thread random state. Initialised once, by the
+ * library constructor (or by the first wrapper called before it). */
+#ifndef BS_RUNTIME_H
+#define BS_RUNTIME_H
+
+#include <stdbool.h>
+
+#include "policy/caps.h"
+#include "policy/log.h"
+#include "policy/policy.h"
+#include "policy/rng.h"
+
+struct bs_runtime {
+	struct bs_policy *policy;
+	struct bs_log log;
+	struct bs_caps *caps; /* NULL when no cap is configured anywhere */
+};
+
+/* The runtime, or NULL while it is being initialised (a wrapper called
+ * from inside initialisation must pass straight through). */
+struct bs_runtime *bs_runtime(void);
+
+/* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
+ * thread ordinal when a seed is set, else from the kernel). */
+struct bs_rng *bs_thread_rng(void);
+
+/* CLOCK_MONOTONIC in ns. */
+bs_ns bs_now(void);
+
+#endif

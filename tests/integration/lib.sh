@@ -1,0 +1,81 @@
+# Sourced by every tests/integration/test_*.sh. The runner
+# (tests/runner/integration.c) sets BS_TOP, BS_BUILD, BS_LIB, BS_PRELOAD,
+# BS_CLI, BS_HELPERS and BS_TMP (the test's own empty working directory).
+#
+# Rules: no sleeps for coordination (use ready fifos: `ready_fifo` and
+# `await_ready`), no assertion on wall time, ports chosen by the kernel,
+# traffic only to loopback or to namespaces the test creates itself.
+set -euo pipefail
+: "${BS_TOP:?run through make check}" "${BS_PRELOAD:?}" "${BS_TMP:?}"
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+note() { echo "# $*"; }
+
+assert_eq() { # ACTUAL EXPECTED WHAT
+	[ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+assert_grep() { # PATTERN FILE WHAT
+	grep -Eq -- "$1" "$2" || { cat "$2" >&2; fail "$3: no line matching /$1/ in $2"; }
+}
+
+assert_no_grep() { # PATTERN FILE WHAT
+	! grep -Eq -- "$1" "$2" || { cat "$2" >&2; fail "$3: unexpected /$1/ in $2"; }
+}
+
+count_lines() { # PATTERN FILE
+	grep -Ec -- "$1" "$2" || true
+}
+
+# Run a command under the preload (and a sanitizer runtime, in those builds).
+under_backstop() {
+	env LD_PRELOAD="$BS_PRELOAD" "$@"
+}
+
+# A TCP port on 127.0.0.1 that was free a moment ago.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Coordination without sleeps: a fifo a helper writes one line to when it
+# is ready; await_ready reads it, bounded only against a hang.
+ready_fifo() { # NAME -> prints the path
+	local f="$BS_TMP/$1.ready"
+	rm -f "$f"; mkfifo "$f"; echo "$f"
+}
+await_ready() { # FIFO [SECONDS] -> prints the line the helper wrote
+	local line
+	IFS= read -r -t "${2:-60}" line <"$1" || fail "no ready signal on $1"
+	echo "$line"
+}
+
+# Every line of a backstop log is a JSON object with the required fields.
+assert_log_valid() { # FILE
+	python3 - "$1" <<'PY' || fail "log $1 is not valid backstop JSON"
+import json, sys
+required = ("ts", "pid", "tid", "prog", "event")
+for n, line in enumerate(open(sys.argv[1]), 1):
+    obj = json.loads(line)
+    missing = [k for k in required if k not in obj]
+    if missing:
+        sys.exit(f"{sys.argv[1]}:{n}: missing {missing}: {line}")
+PY
+}
+
+# Network namespaces made by this test, removed when it ends.
+BS_NETNS=()
+netns_create() { # NAME
+	local ns="bs$$-$1"
+	ip netns add "$ns"
+	BS_NETNS+=("$ns")
+	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+bs_cleanup() {
+	local pids
+	pids=$(jobs -p) || true
+	[ -n "$pids" ] && kill $pids 2>/dev/null || true
+	for ns in "${BS_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+}
+trap bs_cleanup EXIT

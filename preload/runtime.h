@@ -28,4 +28,14 @@ struct bs_rng *bs_thread_rng(void);
 /* CLOCK_MONOTONIC in ns. */
 bs_ns bs_now(void);
 
+/* How this thread's latest managed connect ended (0 or the errno the
+ * program saw), so that a sleep right after a failure is known as a retry
+ * sleep. Called by the connect wrapper; implemented in preload/sleep.c. */
+void bs_sleep_note_connect(int err);
+
+/* Put io_timeout on a connected or accepted blocking socket
+ * (SO_RCVTIMEO/SO_SNDTIMEO, TCP_USER_TIMEOUT for TCP), unless the program
+ * already set a timeout of its own. Implemented in preload/iotimeout.c. */
+void bs_apply_io_timeout(int fd, bs_ns timeout);
+
 #endif

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include <unistd.h>
 
 #include "tests/runner/bs_test.h"
+
+extern char **environ;
 
 #define MAX_SCRIPTS 256
 #define TAIL_BYTES 3000
@@ -44,6 +47,17 @@ static int is_script(const struct dirent *d)
 	       strcmp(d->d_name + n - 3, ".sh") == 0;
 }
 
+/* Run a command to completion; its exit status, or -1. */
+static int spawn_wait(char *argv[])
+{
+	pid_t pid;
+	int status;
+	if (posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ) != 0 ||
+	    waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 /* The last TAIL_BYTES of a file, for a failure message. */
 static void read_tail(const char *path, char *out, size_t cap)
 {
@@ -64,15 +78,15 @@ static void run_script(const char *script, const char *name)
 	const char *top = env_or("BS_TOP", ".");
 	const char *build = env_or("BS_BUILD", "build");
 	int timeout = atoi(env_or("BS_TEST_TIMEOUT", "300"));
-	char tmp[4096], logs[4096], log[4096], path[4096];
-	snprintf(tmp, sizeof tmp, "%s/test-tmp/%s", build, name);
-	snprintf(logs, sizeof logs, "%s/test-logs", build);
-	snprintf(log, sizeof log, "%s/%s.log", logs, name);
-	snprintf(path, sizeof path, "%s/tests/integration/%s", top, script);
+	char *tmp, *logs, *log, *path;
+	ck_assert(asprintf(&tmp, "%s/test-tmp/%s", build, name) > 0 &&
+		  asprintf(&logs, "%s/test-logs", build) > 0 &&
+		  asprintf(&log, "%s/%s.log", logs, name) > 0 &&
+		  asprintf(&path, "%s/tests/integration/%s", top, script) > 0);
 
-	char cmd[8300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s' '%s'", tmp, tmp, logs);
-	ck_assert_msg(system(cmd) == 0, "cannot prepare %s", tmp);
+	ck_assert_msg(spawn_wait((char *[]){ "rm", "-rf", tmp, NULL }) == 0 &&
+			      spawn_wait((char *[]){ "mkdir", "-p", tmp, logs, NULL }) == 0,
+		      "cannot prepare %s", tmp);
 
 	sigset_t chld, old;
 	sigemptyset(&chld);

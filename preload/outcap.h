@@ -1,0 +1,53 @@
+/* Cap slots for outbound connects: the glue between the connect wrapper,
+ * the cap table (policy/caps.h) and descriptor tracking (fdtrack.h).
+ *
+ * Usage by the connect path:
+ *
+ *	uint32_t slot; bool waited;
+ *	int err = bs_outcap_acquire(rt, rule, sa, len, dest, may_wait,
+ *				    deadline_at, &slot, &waited);
+ *	if (err) { errno = err; return -1; }      // EAGAIN or ETIMEDOUT
+ *	... connect (with retries) ...
+ *	if (connected, or EINPROGRESS left to the program)
+ *		bs_outcap_commit(fd, slot);         // the socket now owns it
+ *	else
+ *		bs_outcap_abandon(slot);            // give it back at once
+ *
+ * Semantics: rule->max_conns == 0, or dest in rule->exempt: no cap (slot
+ * is BS_CAP_NONE, commit/abandon are then no-ops). At the cap with
+ * on_cap = fail, or when the caller may not wait (a nonblocking socket):
+ * logs cap.reject, returns EAGAIN. With on_cap = wait: logs cap.wait,
+ * queues FIFO until a slot frees, cap_wait passes or deadline_at passes
+ * (whichever is first); then cap.acquired (returns 0, *waited = true) or
+ * cap.timeout (returns ETIMEDOUT). A full table of other keys fails open
+ * (not capped). Before waiting or rejecting, slots of descriptors closed
+ * behind backstop's back are reclaimed (bs_fdtrack_reclaim).
+ *
+ * errno is never changed by these functions. */
+#ifndef BS_OUTCAP_H
+#define BS_OUTCAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "policy/policy.h"
+#include "preload/runtime.h"
+
+/* Returns 0 with *slot set (BS_CAP_NONE when not capped) and *waited
+ * telling whether the caller queued; or EAGAIN / ETIMEDOUT, the errno
+ * the program's connect must fail with (no slot is then held).
+ * deadline_at is the absolute CLOCK_MONOTONIC deadline of the whole call. */
+int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
+		      const struct sockaddr *sa, socklen_t len, const char *dest,
+		      bool may_wait, bs_ns deadline_at, uint32_t *slot,
+		      bool *waited);
+
+/* The connect went ahead on fd: the socket holds the slot until its last
+ * descriptor is closed. */
+void bs_outcap_commit(int fd, uint32_t slot);
+
+/* The connect failed: release the slot now. */
+void bs_outcap_abandon(uint32_t slot);
+
+#endif

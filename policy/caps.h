@@ -72,6 +72,12 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 /* Give one slot back; it goes to the oldest live waiter, if any. */
 void bs_cap_release(struct bs_caps *caps, uint32_t slot);
 uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot);
+/* How many callers are queued for slot's key. */
+uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot);
+
+/* Replace the clock that decides waiter expiry (default CLOCK_MONOTONIC;
+ * NULL restores it). For tests: waits still end by the real deadline_at. */
+void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ctx);
 
 /* In a forked child: reinitialise the lock and forget the waiters (they
  * were threads of the parent). Counts are the child's own copy. */

@@ -1,0 +1,100 @@
+/* The retry schedule of one rule, sampled from the real bs_backoff_next so
+ * that the table shows what the library will do, jitter included. */
+#include <stdlib.h>
+
+#include "cli/schedule.h"
+#include "policy/backoff.h"
+#include "policy/rng.h"
+
+/* Beyond this many attempts the table stops (the rest look alike). */
+#define MAX_ROWS 30
+
+static int by_value(const void *a, const void *b)
+{
+	bs_ns x = *(const bs_ns *)a, y = *(const bs_ns *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double ms(bs_ns d)
+{
+	return (double)d / (double)BS_MS;
+}
+
+/* delays[(r - 1) * samples + s]: the delay before retry r in run s. */
+static void sample(const struct bs_rule *rule, size_t retries, size_t samples,
+		   uint64_t seed, bs_ns *delays)
+{
+	struct bs_rng rng;
+	bs_rng_seed(&rng, seed);
+	for (size_t s = 0; s < samples; s++) {
+		bs_ns prev = 0;
+		for (size_t r = 1; r <= retries; r++)
+			delays[(r - 1) * samples + s] =
+				bs_backoff_next(&rule->backoff, (uint32_t)r, &prev, &rng);
+	}
+}
+
+int schedule_print(const struct bs_rule *rule, size_t samples, uint64_t seed,
+		   FILE *out)
+{
+	size_t rows = rule->attempts < MAX_ROWS ? rule->attempts : MAX_ROWS;
+	size_t retries = rows - 1;
+	bs_ns *delays = malloc((retries ? retries : 1) * samples * sizeof *delays);
+	bs_ns *elapsed = calloc(samples, sizeof *elapsed); /* per run, failures instant */
+	if (!delays || !elapsed) {
+		free(delays);
+		free(elapsed);
+		return -1;
+	}
+	sample(rule, retries, samples, seed, delays);
+
+	/* An attempt without its own timeout is bounded by the deadline only. */
+	bs_ns attempt_max = rule->attempt_timeout && rule->attempt_timeout < rule->deadline
+				    ? rule->attempt_timeout : rule->deadline;
+	fprintf(out, "schedule     %zu samples, seed %llu; an attempt takes at most %.0f ms, "
+		     "the deadline is %.0f ms\n\n",
+		samples, (unsigned long long)seed, ms(attempt_max), ms(rule->deadline));
+	fprintf(out, "attempt   delay before it (ms)            worst case (ms)\n");
+	fprintf(out, "             min     median        max    starts by    ends by   vs deadline\n");
+
+	bs_ns worst_start = 0;
+	size_t k, shown = rows;
+	for (k = 1; k <= rows; k++) {
+		bs_ns earliest = 0;
+		if (k == 1) {
+			fprintf(out, "%7zu %10s %10s %10s", k, "-", "-", "-");
+		} else {
+			bs_ns *col = delays + (k - 2) * samples;
+			earliest = UINT64_MAX;
+			for (size_t s = 0; s < samples; s++) {
+				elapsed[s] += col[s];
+				if (elapsed[s] < earliest)
+					earliest = elapsed[s];
+			}
+			qsort(col, samples, sizeof *col, by_value);
+			worst_start += attempt_max + col[samples - 1];
+			fprintf(out, "%7zu %10.1f %10.1f %10.1f", k, ms(col[0]),
+				ms(col[samples / 2]), ms(col[samples - 1]));
+		}
+		bs_ns worst_end = worst_start + attempt_max;
+		const char *verdict = earliest >= rule->deadline ? "cut by deadline"
+				      : worst_start >= rule->deadline ? "may be cut"
+				      : worst_end > rule->deadline  ? "fits (ends at deadline)"
+								    : "fits";
+		fprintf(out, " %12.0f %10.0f   %s\n", ms(worst_start),
+			ms(worst_end < rule->deadline ? worst_end : rule->deadline), verdict);
+		if (earliest >= rule->deadline) {
+			shown = k;
+			break;
+		}
+	}
+	if (shown < rule->attempts)
+		fprintf(out, "  ... attempts %zu to %u not shown%s\n", shown + 1, rule->attempts,
+			shown < rows ? ": the deadline ends the call before them" : "");
+	fprintf(out, "\nstarts by: latest start if every earlier attempt used its whole "
+		     "time and the longest delay;\ncut by deadline: even failures that "
+		     "return at once cannot reach this attempt in time.\n");
+	free(delays);
+	free(elapsed);
+	return 0;
+}

@@ -1,6 +1,9 @@
 /* The real libc functions behind the interposed ones, found with
  * dlsym(RTLD_NEXT) once and cached. BS_REAL(name) is usable before the
- * library's constructor has run. */
+ * library's constructor has run, and from inside dlsym itself.
+ *
+ * A symbol this libc lacks (closefrom before glibc 2.34, ...) stays NULL:
+ * BS_REAL then yields NULL, and the wrapper must fail with ENOSYS. */
 #ifndef BS_REAL_H
 #define BS_REAL_H
 
@@ -8,6 +11,10 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <time.h>
+
+/* Marks a function the library exports (everything else is hidden by
+ * -fvisibility=hidden; preload/exports.map lists the same names). */
+#define BS_EXPORT __attribute__((visibility("default")))
 
 struct bs_real {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
@@ -20,6 +27,7 @@ struct bs_real {
 	int (*dup2)(int, int);
 	int (*dup3)(int, int, int);
 	int (*fcntl)(int, int, ...);
+	int (*fcntl64)(int, int, ...);
 	int (*nanosleep)(const struct timespec *, struct timespec *);
 	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 	unsigned int (*sleep)(unsigned int);
@@ -28,13 +36,20 @@ struct bs_real {
 	pid_t (*fork)(void);
 };
 
+/* Entries are written and read with relaxed atomics (a plain load on
+ * x86-64 and arm64), so that racing first calls from several threads are
+ * well defined: every writer stores the same value. */
 extern struct bs_real bs_real;
 
-/* Resolve every entry of bs_real (idempotent, thread-safe). */
+/* Resolve every entry of bs_real. Idempotent, thread-safe and
+ * re-entrant: a wrapper reached from inside dlsym sees NULL for entries
+ * not yet resolved and must cope (see BS_REAL). */
 void bs_real_resolve(void);
 
-#define BS_REAL(name) \
-	(__builtin_expect(bs_real.name != NULL, 1) ? bs_real.name \
-						   : (bs_real_resolve(), bs_real.name))
+#define BS_REAL_LOAD(name) __atomic_load_n(&bs_real.name, __ATOMIC_RELAXED)
+#define BS_REAL(name)                                              \
+	(__builtin_expect(BS_REAL_LOAD(name) != NULL, 1)           \
+		 ? BS_REAL_LOAD(name)                              \
+		 : (bs_real_resolve(), BS_REAL_LOAD(name)))
 
 #endif

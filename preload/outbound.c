@@ -1,0 +1,328 @@
+/* The managed outbound connect (see outbound.h and docs/connect.md).
+ *
+ * One attempt on a blocking socket: the program's SO_SNDTIMEO is saved and
+ * replaced by the attempt's bound, because Linux bounds a blocking connect
+ * by SO_SNDTIMEO (ending it with EINPROGRESS for TCP, EAGAIN for a unix
+ * socket whose listener's backlog is full); the saved value is put back
+ * before connect returns. On a nonblocking socket under `nonblocking =
+ * sync`: connect, then ppoll for POLLOUT within the bound, then SO_ERROR.
+ * An attempt that timed out or failed while in flight is dissolved with
+ * connect(AF_UNSPEC), so the same descriptor can try again. The program's
+ * file status flags are never touched.
+ *
+ * The first attempt is made here, before the retry loop, so that a
+ * first-try success (the common case) costs no destination formatting, no
+ * random numbers and no loop; when it fails, the loop starts by replaying
+ * its result instead of connecting again.
+ *
+ * Only stream sockets are managed. Whether a socket is one is asked
+ * (SO_TYPE) only when it matters: when a cap or io_timeout applies, and
+ * when the first attempt failed. A datagram connect that fails is returned
+ * as it is. */
+#include "preload/outbound.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "policy/dest.h"
+#include "policy/retry.h"
+#include "preload/outcap.h"
+#include "preload/real.h"
+
+struct outbound {
+	struct bs_runtime *rt;
+	const struct bs_rule *rule;
+	int fd;
+	const struct sockaddr *sa;
+	socklen_t len;
+	bool nonblocking;
+	signed char stream;           /* -1: not asked yet */
+	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
+	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
+	bool replay;                  /* the loop's next attempt is the first one */
+	int first_err;
+	char dest[BS_DEST_MAX];       /* "" until needed */
+};
+
+static bool is_stream(struct outbound *o)
+{
+	if (o->stream < 0) {
+		int type = 0;
+		socklen_t len = sizeof type;
+		o->stream = getsockopt(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+			    type == SOCK_STREAM;
+	}
+	return o->stream;
+}
+
+static const char *dest_of(struct outbound *o)
+{
+	if (o->dest[0] == '\0')
+		bs_dest_format(o->dest, sizeof o->dest, o->sa, o->len);
+	return o->dest;
+}
+
+static bs_ns min_ns(bs_ns a, bs_ns b)
+{
+	return a < b ? a : b;
+}
+
+static bs_ns timeval_ns(struct timeval tv)
+{
+	return (bs_ns)tv.tv_sec * BS_SEC + (bs_ns)tv.tv_usec * 1000;
+}
+
+/* Rounded up: a bound is never shortened to 0, which means "forever". */
+static struct timeval ns_timeval(bs_ns ns)
+{
+	bs_ns us = ns / 1000 + (ns % 1000 != 0);
+	return (struct timeval){ .tv_sec = (time_t)(us / 1000000),
+				 .tv_usec = (suseconds_t)(us % 1000000) };
+}
+
+static struct timespec ns_timespec(bs_ns ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / BS_SEC),
+				  .tv_nsec = (long)(ns % BS_SEC) };
+}
+
+/* ---- one attempt --------------------------------------------------------- */
+
+/* Dissolve an attempt still in flight (TCP: sends RST, back to CLOSED). A
+ * unix socket never stays half-connected. */
+static void abort_attempt(const struct outbound *o)
+{
+	if (o->sa->sa_family == AF_UNIX)
+		return;
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
+}
+
+static int attempt_blocking(struct outbound *o, bs_ns bound)
+{
+	/* A send timeout the program set bounds each attempt too. */
+	bs_ns own = timeval_ns(o->program_timeout);
+	struct timeval tv = ns_timeval(own != 0 ? min_ns(own, bound) : bound);
+	if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+		return errno;
+	o->timeout_replaced = true;
+	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
+		return 0;
+	int err = errno;
+	if (err == EINPROGRESS || (err == EAGAIN && o->sa->sa_family == AF_UNIX)) {
+		abort_attempt(o);
+		return ETIMEDOUT;
+	}
+	return err;
+}
+
+static int attempt_nonblocking(struct outbound *o, bs_ns bound)
+{
+	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
+	struct timespec ts = ns_timespec(bound);
+	int ready = ppoll(&p, 1, &ts, NULL);
+	int err = ready < 0 ? errno : ready == 0 ? ETIMEDOUT : 0;
+	if (ready > 0) {
+		socklen_t len = sizeof err;
+		if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			err = errno;
+	}
+	/* Also after EINTR: the program asked for a finished connect, so it
+	 * must be able to call connect again on this socket. */
+	if (err != 0)
+		abort_attempt(o);
+	return err;
+}
+
+static int attempt_io(void *ctx, bs_ns bound)
+{
+	struct outbound *o = ctx;
+	if (o->replay) {
+		o->replay = false;
+		return o->first_err;
+	}
+	return o->nonblocking ? attempt_nonblocking(o, bound) : attempt_blocking(o, bound);
+}
+
+/* The backoff pause. A signal handler that runs ends it with EINTR, which
+ * connect then returns, as a plain connect interrupted by a signal would. */
+static int pause_io(void *ctx, bs_ns delay)
+{
+	(void)ctx;
+	struct timespec ts = ns_timespec(delay);
+	return BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? EINTR : 0;
+}
+
+static bs_ns now_io(void *ctx)
+{
+	(void)ctx;
+	return bs_now();
+}
+
+/* ---- cap slot ------------------------------------------------------------ */
+
+static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
+			bool *waited)
+{
+	*slot = BS_CAP_NONE;
+	*waited = false;
+	if (o->rule->max_conns == 0 || !is_stream(o))
+		return 0;
+	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, dest_of(o),
+				 !o->nonblocking, deadline_at, slot, waited);
+}
+
+/* The socket keeps the slot when it connected or is connecting. */
+static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
+{
+	if (keep)
+		bs_outcap_commit(o->fd, slot);
+	else
+		bs_outcap_abandon(slot);
+}
+
+/* ---- nonblocking = pass -------------------------------------------------- */
+
+#define PASS_SEEN_MAX 256
+/* Hashes of destinations already reported by connect.pass. Lock-free;
+ * once full, further destinations are no longer reported. */
+static _Atomic uint64_t pass_seen[PASS_SEEN_MAX];
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h != 0 ? h : 1; /* 0 marks a free entry */
+}
+
+static bool first_pass_to(const char *dest)
+{
+	uint64_t h = fnv1a(dest);
+	for (unsigned i = 0; i < PASS_SEEN_MAX; i++) {
+		_Atomic uint64_t *e = &pass_seen[(h + i) % PASS_SEEN_MAX];
+		uint64_t seen = atomic_load_explicit(e, memory_order_relaxed);
+		if (seen == 0 && atomic_compare_exchange_strong(e, &seen, h))
+			return true;
+		if (seen == h)
+			return false;
+	}
+	return false;
+}
+
+static void note_pass(struct outbound *o)
+{
+	if (!first_pass_to(dest_of(o)))
+		return;
+	struct bs_logline line;
+	bs_line_begin(&line, &o->rt->log, "connect.pass");
+	bs_line_int(&line, "fd", o->fd);
+	bs_line_str(&line, "dest", o->dest);
+	bs_line_str(&line, "rule", o->rule->name);
+	bs_line_str(&line, "reason", "nonblocking");
+	bs_line_emit(&line, &o->rt->log);
+}
+
+/* One real connect, left to the program to complete; a cap still applies,
+ * without waiting. Returns 0 or the errno. */
+static int connect_pass(struct outbound *o)
+{
+	uint32_t slot;
+	bool waited;
+	int err = acquire_slot(o, 0, &slot, &waited);
+	if (err != 0)
+		return err;
+	err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+	settle_slot(o, slot, err == 0 || err == EINPROGRESS);
+	if (err != 0)
+		note_pass(o);
+	return err;
+}
+
+/* ---- managed: attempts with retries -------------------------------------- */
+
+static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_err)
+{
+	const struct bs_connect_call call = {
+		.rule = o->rule,
+		.rng = bs_thread_rng(),
+		.log = &o->rt->log,
+		.fd = o->fd,
+		.dest = dest_of(o),
+		.start = start,
+		.waited = waited,
+	};
+	const struct bs_connect_io io = {
+		.ctx = o, .attempt = attempt_io, .pause = pause_io, .now = now_io,
+	};
+	o->replay = true;
+	o->first_err = first_err;
+	return bs_connect_retry(&call, &io);
+}
+
+/* Returns 0 or the errno. */
+static int connect_managed(struct outbound *o, bs_ns start)
+{
+	const struct bs_rule *rule = o->rule;
+	bs_ns deadline_at = start + rule->deadline;
+	if (deadline_at < start)
+		deadline_at = UINT64_MAX;
+
+	uint32_t slot;
+	bool waited;
+	int err = acquire_slot(o, deadline_at, &slot, &waited);
+	if (err != 0)
+		return err;
+
+	bs_ns now = waited ? bs_now() : start;
+	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
+	if (rule->attempt_timeout != 0)
+		bound = min_ns(bound, rule->attempt_timeout);
+	err = bound != 0 ? attempt_io(o, bound) : ETIMEDOUT;
+	if ((err != 0 && is_stream(o)) || waited)
+		err = retry_loop(o, start, waited, err);
+	settle_slot(o, slot, err == 0);
+	return err;
+}
+
+int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
+			socklen_t len)
+{
+	const int entry_errno = errno;
+	const bs_ns start = bs_now();
+	const struct bs_rule *rule = bs_policy_match(rt->policy, sa, len);
+	int flags = rule != NULL && !rule->passthrough ? BS_REAL(fcntl)(fd, F_GETFL) : -1;
+	if (flags < 0) /* passthrough, or not a descriptor: libc says so */
+		return BS_REAL(connect)(fd, sa, len);
+
+	struct outbound o = {
+		.rt = rt, .rule = rule, .fd = fd, .sa = sa, .len = len,
+		.nonblocking = (flags & O_NONBLOCK) != 0, .stream = -1,
+	};
+	int err;
+	if (o.nonblocking && rule->nonblocking == BS_NB_PASS) {
+		err = connect_pass(&o);
+	} else {
+		socklen_t tl = sizeof o.program_timeout;
+		if (!o.nonblocking && getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
+						 &o.program_timeout, &tl) != 0)
+			return BS_REAL(connect)(fd, sa, len); /* not a socket */
+		err = connect_managed(&o, start);
+		if (o.timeout_replaced)
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
+				   sizeof o.program_timeout);
+		if (err == 0 && !o.nonblocking && rule->io_timeout != 0 && is_stream(&o))
+			bs_apply_io_timeout(fd, rule->io_timeout);
+	}
+	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);
+	errno = err != 0 ? err : entry_errno;
+	return err != 0 ? -1 : 0;
+}

@@ -1,0 +1,43 @@
+/* dlsym(RTLD_NEXT) lookups of the functions backstop wraps. */
+#include "preload/real.h"
+
+#include <dlfcn.h>
+#include <stdbool.h>
+
+struct bs_real bs_real;
+
+/* Set once every lookup has been made, so a symbol that is missing from
+ * this libc does not cost a dlsym per call. */
+static bool resolved;
+
+#define RESOLVE(name)                                                       \
+	__atomic_store_n(&bs_real.name,                                     \
+			 (__typeof__(bs_real.name))dlsym(RTLD_NEXT, #name), \
+			 __ATOMIC_RELAXED)
+
+void bs_real_resolve(void)
+{
+	if (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		return;
+	/* No lock: concurrent or nested callers all store the same values,
+	 * and a nested caller (a wrapper reached from inside dlsym) simply
+	 * sees the entries resolved so far. */
+	RESOLVE(connect);
+	RESOLVE(accept);
+	RESOLVE(accept4);
+	RESOLVE(close);
+	RESOLVE(close_range);
+	RESOLVE(closefrom);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(fcntl);
+	RESOLVE(fcntl64);
+	RESOLVE(nanosleep);
+	RESOLVE(clock_nanosleep);
+	RESOLVE(sleep);
+	RESOLVE(usleep);
+	RESOLVE(poll);
+	RESOLVE(fork);
+	__atomic_store_n(&resolved, true, __ATOMIC_RELEASE);
+}

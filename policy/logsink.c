@@ -1,0 +1,274 @@
+/* The log's sinks: opening a private descriptor for stderr, fd:N, a file
+ * or syslog, writing one line without blocking or SIGPIPE, and re-homing
+ * the descriptor when the program reuses its number. See log.h. */
+#include "policy/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "policy/errnames.h"
+
+#define HIGH_FD_FLOOR 900
+#define SYSLOG_PATH "/dev/log"
+#define SYSLOG_PRI "<30>" /* facility daemon (3) * 8 + severity info (6) */
+
+/* Raw system calls: inside the preload, close() and connect() are the
+ * program's interposed wrappers, which must not see backstop's own fds. */
+static void raw_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
+
+/* Where private descriptors go: HIGH_FD_FLOOR, or 7/8 of a lower
+ * RLIMIT_NOFILE soft limit, so the program keeps its low numbers. */
+static int high_fd_floor(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < HIGH_FD_FLOOR + HIGH_FD_FLOOR / 8) {
+		int floor = (int)(rl.rlim_cur - rl.rlim_cur / 8);
+		return floor > 3 ? floor : 3;
+	}
+	return HIGH_FD_FLOOR;
+}
+
+/* A close-on-exec duplicate at a high number, or anywhere above stdio when
+ * the high range is full; -1 when none can be had. */
+static int dup_high(int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
+	return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+/* Replace a descriptor we own by its high duplicate (kept when the dup
+ * fails: it is still ours and close-on-exec). */
+static int own_high(int fd)
+{
+	int copy = dup_high(fd);
+	if (copy < 0)
+		return fd;
+	raw_close(fd);
+	return copy;
+}
+
+static int fail(struct bs_log *log, struct bs_error *err, const char *sink,
+		const char *what, int e)
+{
+	const char *name = bs_errno_name(e);
+	if (e != 0)
+		snprintf(err->msg, sizeof(err->msg), "log %s: %s: %s (%s)", sink, what,
+			 strerror(e), name != NULL ? name : "?");
+	else
+		snprintf(err->msg, sizeof(err->msg), "log %s: %s", sink, what);
+	log->fd = -1;
+	return -1;
+}
+
+/* stderr or fd:N: a private descriptor for what the program has at n. */
+static int open_inherited(struct bs_log *log, int n, const char *sink,
+			  struct bs_error *err)
+{
+	struct stat st;
+	if (fstat(n, &st) < 0)
+		return fail(log, err, sink, "descriptor is not open", errno);
+	int fd = -1;
+	if (!S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		/* A new open file description: O_NONBLOCK stays ours. */
+		char path[40] = "/proc/self/fd/";
+		path[14 + bs_fmt_u64(path + 14, (uint64_t)n)] = '\0';
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		if (fd >= 0)
+			fd = own_high(fd);
+	}
+	if (fd < 0) /* sockets, files, or no /proc: share the description */
+		fd = dup_high(n);
+	if (fd < 0)
+		return fail(log, err, sink, "cannot duplicate the descriptor", errno);
+	log->io = S_ISSOCK(st.st_mode) ? BS_LOGIO_SEND :
+		  S_ISFIFO(st.st_mode) ? BS_LOGIO_PIPE : BS_LOGIO_WRITE;
+	log->fd = fd;
+	return 0;
+}
+
+static int open_file(struct bs_log *log, const char *path, struct bs_error *err)
+{
+	if (path == NULL || path[0] == '\0')
+		return fail(log, err, "file", "no path given", 0);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+				    O_NONBLOCK | O_NOCTTY, 0600);
+	if (fd < 0 && errno == ELOOP)
+		return fail(log, err, path, "is a symbolic link (refused; name the target)", 0);
+	if (fd < 0 && errno == ENXIO)
+		return fail(log, err, path, "is a FIFO without a reader, or a socket", 0);
+	if (fd < 0)
+		return fail(log, err, path, "cannot open", errno);
+	struct stat st;
+	if (fstat(fd, &st) < 0 ||
+	    !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+		raw_close(fd);
+		return fail(log, err, path, "is not a regular file, FIFO or character device", 0);
+	}
+	log->io = S_ISFIFO(st.st_mode) ? BS_LOGIO_PIPE : BS_LOGIO_WRITE;
+	log->fd = own_high(fd);
+	return 0;
+}
+
+static int open_syslog(struct bs_log *log, struct bs_error *err)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return fail(log, err, "syslog", "cannot create a socket", errno);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = SYSLOG_PATH };
+	if (syscall(SYS_connect, fd, &sun, (socklen_t)sizeof(sun)) < 0) {
+		int e = errno;
+		raw_close(fd);
+		return fail(log, err, "syslog", "cannot connect to " SYSLOG_PATH, e);
+	}
+	log->io = BS_LOGIO_SYSLOG;
+	log->fd = own_high(fd);
+	return 0;
+}
+
+int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
+		struct bs_error *err)
+{
+	int saved = errno, rc = 0;
+	log->kind = g->log_kind;
+	log->fd = -1;
+	log->io = BS_LOGIO_WRITE;
+	atomic_init(&log->dropped, 0);
+	size_t n = prog != NULL ? strnlen(prog, sizeof(log->prog) - 1) : 0;
+	memcpy(log->prog, prog != NULL ? prog : "", n);
+	log->prog[n] = '\0';
+	switch (g->log_kind) {
+	case BS_LOG_STDERR:
+		rc = open_inherited(log, STDERR_FILENO, "stderr", err);
+		break;
+	case BS_LOG_FD: {
+		char sink[32] = "fd:";
+		sink[3 + bs_fmt_u64(sink + 3, (uint64_t)(unsigned)g->log_fd)] = '\0';
+		rc = g->log_fd < 0 ? fail(log, err, sink, "not a descriptor", 0) :
+				     open_inherited(log, g->log_fd, sink, err);
+		break;
+	}
+	case BS_LOG_FILE:
+		rc = open_file(log, g->log_path, err);
+		break;
+	case BS_LOG_SYSLOG:
+		rc = open_syslog(log, err);
+		break;
+	case BS_LOG_OFF:
+		break;
+	}
+	errno = saved;
+	return rc;
+}
+
+void bs_log_close(struct bs_log *log)
+{
+	int saved = errno;
+	int fd = __atomic_exchange_n(&log->fd, -1, __ATOMIC_RELAXED);
+	if (fd >= 0)
+		raw_close(fd);
+	errno = saved;
+}
+
+int bs_log_move_to(struct bs_log *log, int min_fd)
+{
+	int saved = errno;
+	int old = bs_log_fd(log), moved = -1;
+	if (old >= 0) {
+		moved = fcntl(old, F_DUPFD_CLOEXEC, min_fd > 0 ? min_fd : 0);
+		__atomic_store_n(&log->fd, moved, __ATOMIC_RELAXED);
+		raw_close(old);
+	}
+	errno = saved;
+	return moved;
+}
+
+int bs_log_move(struct bs_log *log)
+{
+	return bs_log_move_to(log, high_fd_floor());
+}
+
+/* A pipe whose reader is gone raises SIGPIPE on write, which would kill
+ * the program. Hold SIGPIPE off in this thread for the write and take
+ * back the one the write raised, unless one was already pending (signals
+ * do not queue: then it is not ours to take). All of these calls are
+ * async-signal-safe system calls. */
+static ssize_t write_without_sigpipe(int fd, const char *buf, size_t len)
+{
+	sigset_t pipe_only, old, pending;
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigpending(&pending);
+	bool was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	ssize_t n = write(fd, buf, len);
+	if (n < 0 && errno == EPIPE && !was_pending) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&pipe_only, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return n;
+}
+
+/* One datagram: "<30>prog[pid]: " then the line without its newline.
+ * The tag keeps only characters syslog parsers accept in it. */
+static ssize_t send_syslog(const struct bs_log *log, int fd, const char *buf, size_t len)
+{
+	char head[sizeof(SYSLOG_PRI) + sizeof(log->prog) + 32];
+	size_t n = sizeof(SYSLOG_PRI) - 1;
+	memcpy(head, SYSLOG_PRI, n);
+	for (const char *p = log->prog; *p != '\0'; p++) {
+		char c = *p;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+		head[n++] = plain ? c : '_';
+	}
+	head[n++] = '[';
+	n += bs_fmt_u64(head + n, (uint64_t)getpid());
+	memcpy(head + n, "]: ", 3);
+	n += 3;
+	struct iovec iov[2] = { { head, n }, { (void *)buf, len - 1 } };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t sent = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	return sent == (ssize_t)(n + len - 1) ? (ssize_t)len : -1;
+}
+
+int bs_log_write(struct bs_log *log, const char *buf, size_t len)
+{
+	int saved = errno;
+	int fd = bs_log_fd(log);
+	ssize_t n = -1;
+	if (fd >= 0 && len > 0) {
+		switch (log->io) {
+		case BS_LOGIO_WRITE:
+			n = write(fd, buf, len);
+			break;
+		case BS_LOGIO_PIPE:
+			n = write_without_sigpipe(fd, buf, len);
+			break;
+		case BS_LOGIO_SEND:
+			n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			break;
+		case BS_LOGIO_SYSLOG:
+			n = send_syslog(log, fd, buf, len);
+			break;
+		}
+	}
+	errno = saved;
+	return n == (ssize_t)len;
+}

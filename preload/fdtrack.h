@@ -3,10 +3,15 @@
  * belongs to the socket (open file description), not the fd number:
  * dup'ed numbers share it, and it is released when the last one closes.
  * Entries left behind by closes backstop cannot see are detected by the
- * socket's inode and reclaimed. O(1) per close, no allocation. */
+ * socket's inode and reclaimed. O(1) per close, no allocation.
+ *
+ * The same table marks backstop's private descriptors (the log), which
+ * the program can neither close nor dup2 over. See docs/fd-tracking.md. */
 #ifndef BS_FDTRACK_H
 #define BS_FDTRACK_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "policy/caps.h"
@@ -17,5 +22,75 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot);
 /* Release slots held by descriptors that no longer refer to the socket
  * they were recorded with; usable as bs_cap_request.reclaim. */
 unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot);
+
+/* Set up the table and protect the log descriptor. Idempotent; run by
+ * the library constructor, and again by the first hold if the runtime
+ * was still initialising then. */
+void bs_fdtrack_init(void);
+
+/* Mark fd as private to backstop: close() of it fails with EBADF, and a
+ * dup2/dup3 onto its number first calls move(ctx), which must move the
+ * descriptor to another number and return that number (or -1). At most
+ * a handful of private descriptors exist. */
+void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx);
+
+/* --- used by the close and dup wrappers ------------------------------ */
+
+/* Entry values: 0 = nothing, BS_FDT_PRIVATE, else a holder id (1-based),
+ * possibly with BS_FDT_CLOSING while a close_range is in flight. */
+#define BS_FDT_PRIVATE UINT32_MAX
+#define BS_FDT_CLOSING 0x80000000u
+
+/* entries[0..n-1] describe fds 0..n-1; entries[n] is a sentinel, nonzero
+ * when some private fd lies beyond the table. Published once. */
+struct bs_fdtab {
+	uint32_t n;
+	_Atomic uint32_t entries[];
+};
+extern struct bs_fdtab *_Atomic bs_fdtab;
+
+/* The fast-path test: whether fd needs the slow path (it holds a slot, is
+ * private, or lies beyond the table while a private fd does too). One
+ * branch; the bound check is a conditional move onto the sentinel. */
+static inline bool bs_fdtrack_watched(int fd)
+{
+	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
+	return __builtin_expect(
+		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
+}
+
+/* Whether fd is one of backstop's private descriptors. */
+bool bs_fdtrack_is_private(int fd);
+
+/* If fd is private, move it elsewhere so the program may take its
+ * number (dup2/dup3 target). errno preserved. */
+void bs_fdtrack_vacate(int fd);
+
+/* Forget fd's entry before the program closes it; returns what was
+ * recorded (a holder id or 0) to pass to bs_fdtrack_put afterwards, so
+ * that the slot is given back only once the descriptor is really gone. */
+uint32_t bs_fdtrack_take(int fd);
+/* Put a taken entry back (the close or dup2 did not happen). */
+void bs_fdtrack_restore(int fd, uint32_t taken);
+/* Drop the reference a taken entry held; the last one releases the slot. */
+void bs_fdtrack_put(uint32_t taken);
+
+/* A new number newfd refers to the same socket as oldfd (dup family,
+ * after the real call succeeded): share oldfd's slot, if any. `ref` comes
+ * from bs_fdtrack_ref(oldfd) taken before the real call. */
+uint32_t bs_fdtrack_ref(int oldfd);
+void bs_fdtrack_adopt(int newfd, uint32_t ref);
+
+/* close_range/closefrom over [lo, hi]: bs_fdtrack_mark_range before the
+ * real call, then bs_fdtrack_settle_range(lo, hi, closed) after it:
+ * releases what was marked if the descriptors were closed, else unmarks.
+ * Only tracked descriptors are visited, not every number. */
+void bs_fdtrack_mark_range(unsigned lo, unsigned hi);
+void bs_fdtrack_settle_range(unsigned lo, unsigned hi, bool closed);
+
+/* Private fds in [lo, hi], ascending; returns how many (at most cap). */
+#define BS_FDT_MAX_PRIVATE 4
+unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap);
 
 #endif

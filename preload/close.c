@@ -1,0 +1,107 @@
+/* close, close_range and closefrom: give a socket's cap slot back once
+ * its last descriptor is gone, and keep backstop's private descriptors
+ * (the log) out of the program's reach. Every wrapper returns exactly
+ * what the real call returned, with its errno. */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload/fdtrack.h"
+#include "preload/real.h"
+
+static int real_close(int fd)
+{
+	int (*fn)(int) = BS_REAL(close);
+	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
+}
+
+static int real_close_range(unsigned lo, unsigned hi, int flags)
+{
+	int (*fn)(unsigned, unsigned, int) = BS_REAL(close_range);
+	return fn ? fn(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
+}
+
+static __attribute__((noinline)) int close_watched(int fd)
+{
+	if (bs_fdtrack_is_private(fd)) {
+		errno = EBADF; /* the program never opened this number */
+		return -1;
+	}
+	/* Forget the entry first, so a number reused by another thread right
+	 * after the real close is not mistaken for this socket; give the
+	 * slot back only after, so the peer never sees one connection too
+	 * many. Linux frees the number even when close fails. */
+	uint32_t taken = bs_fdtrack_take(fd);
+	int r = real_close(fd);
+	bs_fdtrack_put(taken);
+	return r;
+}
+
+BS_EXPORT int close(int fd)
+{
+	if (bs_fdtrack_watched(fd))
+		return close_watched(fd);
+	return real_close(fd);
+}
+
+/* close_range over [lo, hi] skipping private descriptors: one real call
+ * per gap around them. Returns the first failure, or 0. */
+static int close_around_private(unsigned lo, unsigned hi, int flags)
+{
+	int priv[BS_FDT_MAX_PRIVATE];
+	unsigned n = bs_fdtrack_private_in(lo, hi, priv, BS_FDT_MAX_PRIVATE);
+	int result = 0, err = 0;
+	unsigned long long from = lo;
+	for (unsigned i = 0; i <= n; i++) {
+		unsigned long long end = i < n ? (unsigned long long)priv[i]
+					       : (unsigned long long)hi + 1;
+		if (from < end && real_close_range((unsigned)from, (unsigned)(end - 1), flags) != 0 &&
+		    result == 0) {
+			result = -1;
+			err = errno;
+		}
+		from = end + 1;
+	}
+	if (result != 0)
+		errno = err;
+	return result;
+}
+
+/* Whether a close_range with these arguments closes descriptors, so that
+ * their slots must follow. CLOSE_RANGE_CLOEXEC closes nothing now: the
+ * slots go when exec discards the process image (and backstop's table). */
+static bool closes(unsigned lo, unsigned hi, int flags)
+{
+	return lo <= hi && (flags & ~CLOSE_RANGE_UNSHARE) == 0;
+}
+
+BS_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+{
+	if (!closes(lo, hi, flags))
+		return real_close_range(lo, hi, flags);
+	bs_fdtrack_mark_range(lo, hi);
+	int r = close_around_private(lo, hi, flags);
+	int saved = errno;
+	bs_fdtrack_settle_range(lo, hi, r == 0);
+	errno = saved;
+	return r;
+}
+
+/* Without a private descriptor in range this is libc's closefrom;
+ * otherwise close_range around it (needs Linux 5.9). */
+BS_EXPORT void closefrom(int lowfd)
+{
+	unsigned lo = lowfd < 0 ? 0 : (unsigned)lowfd;
+	void (*fn)(int) = BS_REAL(closefrom);
+	int priv[1];
+	bs_fdtrack_mark_range(lo, UINT_MAX);
+	if (fn != NULL && bs_fdtrack_private_in(lo, UINT_MAX, priv, 1) == 0)
+		fn(lowfd);
+	else
+		close_around_private(lo, UINT_MAX, 0);
+	int saved = errno;
+	bs_fdtrack_settle_range(lo, UINT_MAX, true);
+	errno = saved;
+}

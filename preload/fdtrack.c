@@ -1,0 +1,504 @@
+/* Descriptor tracking: which fds hold a cap slot, and which are private
+ * to backstop.
+ *
+ * The table has one 32-bit entry per fd number up to the hard
+ * RLIMIT_NOFILE (at most BS_FDT_LIMIT), mapped once with MAP_NORESERVE so
+ * untouched pages cost nothing. A tracked entry names a holder: one record
+ * per socket, shared by every number dup'ed from it, with a reference
+ * count; the last reference releases the cap slot. Holders come from a
+ * pool mapped at init, recycled through a lock-free stack whose head
+ * carries a generation tag (no ABA). A bitmap over the entries is a
+ * conservative hint (a bit may be set for an empty entry, never clear for
+ * a full one), so close_range, closefrom and reclaim visit only the
+ * numbers that were ever tracked below a high-water mark.
+ *
+ * Everything is per process: the memory is private, so a forked child
+ * works on its own copy and its closes release the child's slots only;
+ * exec discards it all. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include "preload/fdtrack.h"
+#include "preload/real.h"
+#include "preload/runtime.h"
+
+#define BS_FDT_LIMIT (1u << 20) /* fds beyond are untracked (fail open) */
+
+struct holder {
+	_Atomic uint32_t refs;
+	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
+	_Atomic uint32_t slot;
+	struct bs_caps *_Atomic caps;
+	_Atomic uint64_t dev;
+	_Atomic uint64_t ino;
+};
+
+struct private_fd {
+	_Atomic int fd; /* -1: unused */
+	int (*move)(void *ctx);
+	void *ctx;
+};
+
+static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
+struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
+
+static struct {
+	_Atomic uint64_t *bits;      /* one bit per entry: "maybe tracked" */
+	_Atomic uint32_t high_water; /* 1 + highest fd ever tracked */
+	struct holder *holders;      /* holder id h is holders[h - 1] */
+	uint32_t n_holders;
+	_Atomic uint32_t fresh;      /* holders never used yet start here */
+	_Atomic uint64_t free_head;  /* generation << 32 | holder id */
+	struct private_fd privates[BS_FDT_MAX_PRIVATE];
+} g = {
+	.privates = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } },
+};
+
+static bool is_holder(uint32_t v)
+{
+	return v != 0 && v != BS_FDT_PRIVATE && !(v & BS_FDT_CLOSING);
+}
+
+static struct bs_fdtab *table(void)
+{
+	return atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+}
+
+/* ---- holders ---------------------------------------------------------- */
+
+static struct holder *holder_at(uint32_t id)
+{
+	return &g.holders[id - 1];
+}
+
+static uint32_t holder_alloc(void)
+{
+	uint64_t head = atomic_load(&g.free_head);
+	while ((uint32_t)head != 0) {
+		uint32_t id = (uint32_t)head;
+		uint32_t next = atomic_load(&holder_at(id)->next_free);
+		uint64_t want = ((head >> 32) + 1) << 32 | next;
+		if (atomic_compare_exchange_weak(&g.free_head, &head, want))
+			return id;
+	}
+	uint32_t id = atomic_fetch_add(&g.fresh, 1) + 1;
+	return id <= g.n_holders ? id : 0;
+}
+
+static void holder_free(uint32_t id)
+{
+	uint64_t head = atomic_load(&g.free_head);
+	uint64_t want;
+	do {
+		atomic_store(&holder_at(id)->next_free, (uint32_t)head);
+		want = ((head >> 32) + 1) << 32 | id;
+	} while (!atomic_compare_exchange_weak(&g.free_head, &head, want));
+}
+
+/* Drop one reference; the last one gives the slot back. Returns whether
+ * it did. errno preserved. */
+static bool holder_put(uint32_t id)
+{
+	struct holder *h = holder_at(id);
+	if (atomic_fetch_sub(&h->refs, 1) != 1)
+		return false;
+	int saved = errno;
+	bs_cap_release(atomic_load_explicit(&h->caps, memory_order_relaxed),
+		       atomic_load_explicit(&h->slot, memory_order_relaxed));
+	holder_free(id);
+	errno = saved;
+	return true;
+}
+
+/* Take a reference on a live holder (refs > 0) only. */
+static bool holder_get(uint32_t id)
+{
+	struct holder *h = holder_at(id);
+	uint32_t refs = atomic_load(&h->refs);
+	while (refs != 0)
+		if (atomic_compare_exchange_weak(&h->refs, &refs, refs + 1))
+			return true;
+	return false;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+static void note_tracked(uint32_t fd)
+{
+	atomic_fetch_or(&g.bits[fd / 64], (uint64_t)1 << (fd % 64));
+	uint32_t hw = atomic_load(&g.high_water);
+	while (hw < fd + 1 && !atomic_compare_exchange_weak(&g.high_water, &hw, fd + 1))
+		;
+}
+
+/* Store a holder at fd. Whatever holder was there belonged to a socket
+ * that is gone: the kernel handed this number out again, so the old one
+ * was closed where backstop could not see it (fclose and the like). */
+static void entry_set(struct bs_fdtab *t, uint32_t fd, uint32_t id)
+{
+	uint32_t old = atomic_exchange(&t->entries[fd], id);
+	note_tracked(fd);
+	if (old != BS_FDT_PRIVATE && (old & ~BS_FDT_CLOSING) != 0)
+		holder_put(old & ~BS_FDT_CLOSING);
+}
+
+/* Call fn on every fd in [lo, hi] whose entry is nonzero, clearing hint
+ * bits of entries found empty (and re-setting them if an entry appeared
+ * meanwhile, so a bit is never wrongly clear). */
+static void walk(unsigned lo, unsigned hi, void (*fn)(uint32_t fd, uint32_t v, void *ctx),
+		 void *ctx)
+{
+	struct bs_fdtab *t = table();
+	uint32_t end = atomic_load(&g.high_water); /* exclusive */
+	if (t->n == 0 || lo >= end)
+		return;
+	if (hi >= end)
+		hi = end - 1;
+	for (uint32_t w = lo / 64; w <= hi / 64; w++) {
+		uint64_t bits = atomic_load(&g.bits[w]);
+		while (bits) {
+			uint32_t fd = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			uint64_t bit = bits & -bits;
+			bits &= bits - 1;
+			if (fd < lo || fd > hi)
+				continue;
+			uint32_t v = atomic_load(&t->entries[fd]);
+			if (v == 0) {
+				atomic_fetch_and(&g.bits[w], ~bit);
+				if (atomic_load(&t->entries[fd]) != 0)
+					atomic_fetch_or(&g.bits[w], bit);
+				continue;
+			}
+			fn(fd, v, ctx);
+		}
+	}
+}
+
+/* ---- set-up ----------------------------------------------------------- */
+
+static uint32_t table_size(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	rlim_t n = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > BS_FDT_LIMIT
+			   ? BS_FDT_LIMIT : rl.rlim_max;
+	if (n < rl.rlim_cur && rl.rlim_cur <= BS_FDT_LIMIT)
+		n = rl.rlim_cur;
+	return n < 64 ? 64 : (uint32_t)n;
+}
+
+static void *map(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Move the log descriptor to another number (above the current one,
+ * which is already high, else any), then close the old number. */
+static int move_log(void *ctx)
+{
+	struct bs_log *log = ctx;
+	int old = log->fd;
+	int fd = BS_REAL(fcntl)(old, F_DUPFD_CLOEXEC, old + 1);
+	if (fd < 0)
+		fd = BS_REAL(fcntl)(old, F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return -1;
+	__atomic_store_n(&log->fd, fd, __ATOMIC_RELEASE);
+	BS_REAL(close)(old);
+	return fd;
+}
+
+/* Protect the log descriptor when it is backstop's own (opened or
+ * duplicated by it), not a number the program also uses (stderr, fd:N). */
+static void protect_log(struct bs_runtime *rt)
+{
+	int fd = rt->log.fd;
+	if (fd > 2 && !(rt->log.kind == BS_LOG_FD && fd == rt->policy->global.log_fd))
+		bs_fdtrack_protect(fd, move_log, &rt->log);
+}
+
+static void init_once(void)
+{
+	struct bs_runtime *rt = bs_runtime();
+	if (rt == NULL)
+		return;
+	int saved = errno;
+	uint32_t n = table_size();
+	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->entries[0]);
+	_Atomic uint64_t *bits = map(((size_t)n + 63) / 64 * sizeof *bits);
+	/* Holders are needed only when something can hold a slot. */
+	struct holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
+	if (t != NULL && bits != NULL) {
+		t->n = n;
+		g.bits = bits;
+		g.holders = holders;
+		g.n_holders = holders ? n : 0;
+		atomic_store_explicit(&bs_fdtab, t, memory_order_release);
+		protect_log(rt);
+	}
+	errno = saved;
+}
+
+static pthread_once_t init_control = PTHREAD_ONCE_INIT;
+static _Atomic bool initialised;
+
+void bs_fdtrack_init(void)
+{
+	if (atomic_load_explicit(&initialised, memory_order_acquire))
+		return;
+	/* Not ready while the runtime initialises; a later call will be. */
+	if (bs_runtime() == NULL)
+		return;
+	pthread_once(&init_control, init_once);
+	atomic_store_explicit(&initialised, true, memory_order_release);
+}
+
+__attribute__((constructor)) static void fdtrack_constructor(void)
+{
+	bs_fdtrack_init();
+}
+
+/* ---- private descriptors ---------------------------------------------- */
+
+/* Keep the entry or the sentinel in step with the registry. */
+static void private_mark(int fd, bool on)
+{
+	struct bs_fdtab *t = table();
+	if ((uint32_t)fd < t->n) {
+		atomic_store(&t->entries[fd], on ? BS_FDT_PRIVATE : 0);
+		return;
+	}
+	bool beyond = false;
+	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
+		beyond |= (uint32_t)atomic_load(&g.privates[i].fd) >= t->n &&
+			  atomic_load(&g.privates[i].fd) >= 0;
+	atomic_store(&t->entries[t->n], beyond ? BS_FDT_PRIVATE : 0);
+}
+
+void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx)
+{
+	if (fd < 0)
+		return;
+	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
+		int unused = -1;
+		struct private_fd *p = &g.privates[i];
+		/* Claim the record (-2) before filling it in. */
+		if (atomic_compare_exchange_strong(&p->fd, &unused, -2)) {
+			p->move = move;
+			p->ctx = ctx;
+			atomic_store(&p->fd, fd);
+			private_mark(fd, true);
+			return;
+		}
+	}
+}
+
+static struct private_fd *private_find(int fd)
+{
+	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
+		if (fd >= 0 && atomic_load(&g.privates[i].fd) == fd)
+			return &g.privates[i];
+	return NULL;
+}
+
+bool bs_fdtrack_is_private(int fd)
+{
+	return private_find(fd) != NULL;
+}
+
+void bs_fdtrack_vacate(int fd)
+{
+	struct private_fd *p = private_find(fd);
+	if (p == NULL)
+		return;
+	int saved = errno;
+	int moved = p->move(p->ctx);
+	if (moved >= 0) {
+		atomic_store(&p->fd, moved);
+		private_mark(moved, true);
+		private_mark(fd, false);
+	}
+	errno = saved;
+}
+
+unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap)
+{
+	unsigned n = 0;
+	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
+		int fd = atomic_load(&g.privates[i].fd);
+		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
+			continue;
+		unsigned j = n < cap ? n++ : cap; /* insertion sort, ascending */
+		while (j > 0 && out[j - 1] > fd) {
+			if (j < cap)
+				out[j] = out[j - 1];
+			j--;
+		}
+		if (j < cap)
+			out[j] = fd;
+	}
+	return n;
+}
+
+/* ---- holding and releasing -------------------------------------------- */
+
+static bool identify(int fd, uint64_t *dev, uint64_t *ino)
+{
+	struct stat st;
+	int saved = errno;
+	bool ok = fstat(fd, &st) == 0;
+	errno = saved;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return ok;
+}
+
+static bool same_socket(struct holder *h, uint64_t dev, uint64_t ino)
+{
+	return atomic_load(&h->dev) == dev && atomic_load(&h->ino) == ino;
+}
+
+void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
+{
+	if (slot == BS_CAP_NONE)
+		return;
+	bs_fdtrack_init();
+	struct bs_fdtab *t = table();
+	uint64_t dev, ino;
+	uint32_t id = 0;
+	if ((uint32_t)fd < t->n && identify(fd, &dev, &ino)) {
+		uint32_t cur = atomic_load(&t->entries[fd]);
+		/* A connect again on a socket that already holds a slot (a
+		 * repeated nonblocking connect): one slot per socket. */
+		if (is_holder(cur) && same_socket(holder_at(cur), dev, ino))
+			goto untracked;
+		id = holder_alloc();
+	}
+	if (id == 0)
+		goto untracked;
+	struct holder *h = holder_at(id);
+	atomic_store(&h->slot, slot);
+	atomic_store(&h->caps, caps);
+	atomic_store(&h->dev, dev);
+	atomic_store(&h->ino, ino);
+	atomic_store(&h->refs, 1);
+	entry_set(t, (uint32_t)fd, id);
+	return;
+untracked:
+	/* Nothing would ever give it back: fail open rather than leak. */
+	{
+		int saved = errno;
+		bs_cap_release(caps, slot);
+		errno = saved;
+	}
+}
+
+uint32_t bs_fdtrack_take(int fd)
+{
+	struct bs_fdtab *t = table();
+	if ((uint32_t)fd >= t->n)
+		return 0;
+	uint32_t v = atomic_load(&t->entries[fd]);
+	while (is_holder(v) && !atomic_compare_exchange_weak(&t->entries[fd], &v, 0))
+		;
+	return is_holder(v) ? v : 0;
+}
+
+void bs_fdtrack_restore(int fd, uint32_t taken)
+{
+	struct bs_fdtab *t = table();
+	uint32_t empty = 0;
+	if (taken != 0 &&
+	    !atomic_compare_exchange_strong(&t->entries[fd], &empty, taken))
+		holder_put(taken); /* something else took the number meanwhile */
+}
+
+void bs_fdtrack_put(uint32_t taken)
+{
+	if (taken != 0)
+		holder_put(taken);
+}
+
+uint32_t bs_fdtrack_ref(int oldfd)
+{
+	struct bs_fdtab *t = table();
+	if ((uint32_t)oldfd >= t->n)
+		return 0;
+	uint32_t v = atomic_load(&t->entries[oldfd]);
+	return is_holder(v) && holder_get(v) ? v : 0;
+}
+
+void bs_fdtrack_adopt(int newfd, uint32_t ref)
+{
+	struct bs_fdtab *t = table();
+	if (ref == 0)
+		return;
+	if ((uint32_t)newfd < t->n)
+		entry_set(t, (uint32_t)newfd, ref);
+	else
+		holder_put(ref); /* beyond the table: untracked */
+}
+
+/* ---- ranges ----------------------------------------------------------- */
+
+static void mark_one(uint32_t fd, uint32_t v, void *ctx)
+{
+	(void)ctx;
+	if (is_holder(v))
+		atomic_compare_exchange_strong(&table()->entries[fd], &v, v | BS_FDT_CLOSING);
+}
+
+static void settle_one(uint32_t fd, uint32_t v, void *ctx)
+{
+	bool closed = *(bool *)ctx;
+	if (v == BS_FDT_PRIVATE || !(v & BS_FDT_CLOSING))
+		return;
+	uint32_t want = closed ? 0 : v & ~BS_FDT_CLOSING;
+	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, want) && closed)
+		holder_put(v & ~BS_FDT_CLOSING);
+}
+
+void bs_fdtrack_mark_range(unsigned lo, unsigned hi)
+{
+	walk(lo, hi, mark_one, NULL);
+}
+
+void bs_fdtrack_settle_range(unsigned lo, unsigned hi, bool closed)
+{
+	walk(lo, hi, settle_one, &closed);
+}
+
+/* ---- stale entries ---------------------------------------------------- */
+
+struct reclaim_ctx {
+	uint32_t slot;
+	unsigned released;
+};
+
+static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
+{
+	struct reclaim_ctx *rc = ctx;
+	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot)
+		return;
+	uint64_t dev, ino;
+	if (identify((int)fd, &dev, &ino) && same_socket(holder_at(v), dev, ino))
+		return;
+	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, 0) && holder_put(v))
+		rc->released++;
+}
+
+unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot)
+{
+	(void)ctx;
+	struct reclaim_ctx rc = { .slot = slot };
+	walk(0, UINT32_MAX, reclaim_one, &rc);
+	return rc.released;
+}

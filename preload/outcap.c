@@ -1,0 +1,103 @@
+/* Cap slots for outbound connects: decide whether a destination is
+ * capped, take a slot (at once, after a FIFO wait, or not at all), log the
+ * decision, and hand the slot to descriptor tracking once the socket
+ * exists. See outcap.h for the contract. */
+#include <errno.h>
+
+#include "preload/fdtrack.h"
+#include "preload/outcap.h"
+
+static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_rule *rule,
+		    const char *dest, uint32_t in_use, bs_ns waited)
+{
+	struct bs_logline line;
+	bs_line_begin(&line, &rt->log, event);
+	bs_line_str(&line, "dest", dest);
+	bs_line_str(&line, "rule", rule->name);
+	bs_line_int(&line, "in_use", in_use);
+	bs_line_int(&line, "max_conns", rule->max_conns);
+	bs_line_ms(&line, "waited_ms", waited);
+	bs_line_emit(&line, &rt->log);
+}
+
+/* When a wait for a slot ends: cap_wait from now, but never past the
+ * call's own deadline. cap_wait = 0 leaves the deadline alone. */
+static bs_ns wait_until(const struct bs_rule *rule, bs_ns deadline_at)
+{
+	if (rule->cap_wait == 0)
+		return deadline_at;
+	bs_ns until = bs_now() + rule->cap_wait;
+	return until < deadline_at ? until : deadline_at;
+}
+
+static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
+		   const struct sockaddr *sa, socklen_t len, const char *dest,
+		   bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
+{
+	struct bs_cap_request req = {
+		.limit = rule->max_conns,
+		.wait = false,
+		.reclaim = bs_fdtrack_reclaim,
+		.reclaim_ctx = rt->caps,
+	};
+	bs_cap_key_outbound(&req.key, rule, sa, len);
+	struct bs_cap_outcome out;
+	enum bs_cap_status st = bs_cap_acquire(rt->caps, &req, &out);
+	if (st == BS_CAP_ACQUIRED || st == BS_CAP_UNTRACKED) {
+		*slot = out.slot;
+		return 0;
+	}
+	if (rule->on_cap == BS_ONCAP_FAIL || !may_wait) {
+		log_cap(rt, "cap.reject", rule, dest, out.in_use, 0);
+		return EAGAIN;
+	}
+	log_cap(rt, "cap.wait", rule, dest, out.in_use, 0);
+	req.wait = true;
+	req.deadline_at = wait_until(rule, deadline_at);
+	bs_ns start = bs_now();
+	st = bs_cap_acquire(rt->caps, &req, &out);
+	bs_ns waited_ns = bs_now() - start;
+	if (st == BS_CAP_TIMEOUT || st == BS_CAP_REJECT) {
+		log_cap(rt, "cap.timeout", rule, dest, out.in_use, waited_ns);
+		return ETIMEDOUT;
+	}
+	/* Acquired, possibly at once if a slot freed between the two tries;
+	 * untracked (table full of other keys): fail open. */
+	*slot = out.slot;
+	*waited = true;
+	log_cap(rt, "cap.acquired", rule, dest, out.in_use, waited_ns);
+	return 0;
+}
+
+int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
+		      const struct sockaddr *sa, socklen_t len, const char *dest,
+		      bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
+{
+	*slot = BS_CAP_NONE;
+	*waited = false;
+	if (rt == NULL || rt->caps == NULL || rule->max_conns == 0 ||
+	    bs_patterns_contain(rule->exempt, rule->n_exempt, sa, len))
+		return 0;
+	int saved = errno;
+	bs_fdtrack_init();
+	int err = acquire(rt, rule, sa, len, dest, may_wait, deadline_at, slot, waited);
+	errno = saved;
+	return err;
+}
+
+void bs_outcap_commit(int fd, uint32_t slot)
+{
+	struct bs_runtime *rt = bs_runtime();
+	if (slot != BS_CAP_NONE && rt != NULL && rt->caps != NULL)
+		bs_fdtrack_hold(fd, rt->caps, slot);
+}
+
+void bs_outcap_abandon(uint32_t slot)
+{
+	struct bs_runtime *rt = bs_runtime();
+	if (slot == BS_CAP_NONE || rt == NULL || rt->caps == NULL)
+		return;
+	int saved = errno;
+	bs_cap_release(rt->caps, slot);
+	errno = saved;
+}

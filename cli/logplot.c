@@ -117,6 +117,19 @@ static void put_escaped(FILE *out, const char *s)
 	}
 }
 
+/* A lane name that fits the margin: long ones keep their end, which is
+ * the distinctive part of a path or the port of an address. */
+static void put_label(FILE *out, const char *name)
+{
+	enum { MAX = 32 };
+	size_t len = strlen(name);
+	if (len > MAX) {
+		fputs("\u2026", out);
+		name += len - (MAX - 1);
+	}
+	put_escaped(out, name);
+}
+
 static void marker(FILE *out, enum kind k, double x, double y)
 {
 	const char *c = kinds[k].colour;
@@ -200,15 +213,17 @@ static void write_axis(FILE *out, double t0, double span, double y)
 
 static void write_legend(FILE *out, const struct logplot *plot, double y)
 {
-	double x = LEFT;
+	double x = 12;
 	for (enum kind k = 0; k < N_KINDS; k++) {
 		size_t n = 0;
 		for (size_t i = 0; i < plot->n; i++)
 			n += plot->lanes[i].counts[k];
+		char text[64];
+		int len = snprintf(text, sizeof text, "%s (%zu)", kinds[k].label, n);
 		marker(out, k, x, y);
-		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s (%zu)</text>\n",
-			x + 10, y + 4, kinds[k].label, n);
-		x += 20 + 8.0 * (double)(strlen(kinds[k].label) + 6);
+		fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"12\">%s</text>\n",
+			x + 10, y + 4, text);
+		x += 34 + 6.8 * len; /* about the width of 12px sans-serif text */
 	}
 }
 
@@ -222,9 +237,11 @@ int logplot_write(const struct logplot *plot, const char *path)
 	size_t lanes = plot->n ? plot->n : 1;
 	double axis_y = TOP + (double)lanes * LANE_H;
 	int height = (int)axis_y + AXIS_H + LEGEND_H;
-	/* A single instant still gets a visible span, centred. */
-	double span = plot->t1 - plot->t0 > 0.001 ? plot->t1 - plot->t0 : 1.0;
-	double t0 = plot->t1 - plot->t0 > 0.001 ? plot->t0 : plot->t0 - 0.5;
+	/* A margin of 3% keeps edge markers off the frame; a single instant
+	 * still gets a visible span, centred. */
+	double raw = plot->t1 - plot->t0 > 0.001 ? plot->t1 - plot->t0 : 1.0;
+	double span = raw * 1.06;
+	double t0 = plot->t0 - (span - (plot->t1 - plot->t0)) / 2;
 	double plot_w = WIDTH - LEFT - RIGHT;
 
 	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -245,9 +262,12 @@ int logplot_write(const struct logplot *plot, const char *path)
 		fprintf(out, "\">\n<rect x=\"%d\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" "
 			     "fill=\"%s\"/>\n",
 			LEFT, top, plot_w, LANE_H, i % 2 ? "#ffffff" : "#f3f5f8");
-		fprintf(out, "<text x=\"12\" y=\"%.1f\" font-size=\"12\">", mid + 4);
-		put_escaped(out, lane->name);
-		fprintf(out, "</text>\n");
+		fprintf(out, "<text x=\"12\" y=\"%.1f\" font-size=\"12\">", mid - 2);
+		put_label(out, lane->name);
+		fprintf(out, "</text>\n<text x=\"12\" y=\"%.1f\" font-size=\"10\" "
+			     "fill=\"#666\">%zu retries, %zu give-ups, %zu sheds</text>\n",
+			mid + 12, lane->counts[K_RETRY], lane->counts[K_GIVEUP],
+			lane->counts[K_SHED]);
 		for (size_t m = 0; m < lane->n; m++)
 			marker(out, lane->marks[m].kind,
 			       LEFT + (lane->marks[m].t - t0) / span * plot_w, mid);

@@ -20,19 +20,15 @@ static void print_counters(FILE *out, const char *label, const struct counters *
 		return;
 	fprintf(out, "  %-16s", label);
 	for (size_t i = 0; i < c->n && i < SHOWN; i++)
-		fprintf(out, "%s%s %llu", i ? ", " : "", c->v[i].name,
+		fprintf(out, "%s%s (%llu)", i ? ", " : "", c->v[i].name,
 			(unsigned long long)c->v[i].n);
 	if (c->n > SHOWN)
 		fprintf(out, ", and %zu more", c->n - SHOWN);
 	fprintf(out, "\n");
 }
 
-static void print_group(const struct log_summary *sum, const struct group *g, FILE *out)
+static void print_metrics(const struct group *g, FILE *out)
 {
-	char first[40], last[40];
-	logtime_format(first, sizeof first, g->first);
-	logtime_format(last, sizeof last, g->last);
-	fprintf(out, "%s %s\n", log_by_names[sum->by], g->key);
 	fprintf(out, "  %-16s%llu\n", "calls seen", (unsigned long long)(g->ok + g->giveups));
 	fprintf(out, "  %-16s%llu\n", "retries", (unsigned long long)g->retries);
 	fprintf(out, "  %-16s%llu\n", "ok after retry", (unsigned long long)g->ok_after_retry);
@@ -46,13 +42,25 @@ static void print_group(const struct log_summary *sum, const struct group *g, FI
 		(unsigned long long)g->cap_rejects);
 	fprintf(out, "  %-16s%llu\n", "sheds", (unsigned long long)g->sheds);
 	if (g->n_delays)
-		fprintf(out, "  %-16sp50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu retries)\n",
+		fprintf(out, "  %-16sp50 %.1f ms, p99 %.1f ms, max %.1f ms (%zu retr%s)\n",
 			"delay", logstats_percentile(g, 50), logstats_percentile(g, 99),
-			g->delays[g->n_delays - 1], g->n_delays);
+			g->delays[g->n_delays - 1], g->n_delays, g->n_delays == 1 ? "y" : "ies");
 	else
 		fprintf(out, "  %-16s-\n", "delay");
 	if (g->passes)
 		fprintf(out, "  %-16s%llu\n", "passed through", (unsigned long long)g->passes);
+}
+
+static void print_group(const struct log_summary *sum, const struct group *g, FILE *out)
+{
+	char first[40], last[40];
+	logtime_format(first, sizeof first, g->first);
+	logtime_format(last, sizeof last, g->last);
+	fprintf(out, "%s %s\n", g->is_client ? "client" : log_by_names[sum->by], g->key);
+	/* Groups of sleep or policy events have no calls to count. */
+	if (g->retries + g->ok + g->giveups + g->passes + g->cap_waits + g->cap_timeouts +
+		    g->cap_rejects + g->sheds > 0)
+		print_metrics(g, out);
 	/* The other dimensions, so each block says who and what it holds. */
 	if (sum->by != LOG_BY_EVENT)
 		print_counters(out, "events", &g->by_event);

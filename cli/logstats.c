@@ -30,6 +30,8 @@ int log_event_parse(const char *line, struct log_event *ev)
 	json_t *delay = json_object_get(obj, "delay_ms");
 	if (json_is_number(delay))
 		ev->delay_ms = json_number_value(delay);
+	else if (json_is_string(delay))
+		ev->delay_ms = strtod(json_string_value(delay), NULL);
 	return 0;
 }
 
@@ -152,6 +154,7 @@ int logstats_add(struct log_summary *sum, const struct log_event *ev)
 		sum->first = ev->ts;
 	if (sum->events == 0 || ev->ts > sum->last)
 		sum->last = ev->ts;
+	g->is_client = sum->by == LOG_BY_DEST && !ev->dest && ev->client;
 	g->events++;
 	sum->events++;
 	count_kind(g, ev);

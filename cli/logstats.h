@@ -33,6 +33,7 @@ struct counters {
 
 struct group {
 	char *key;
+	bool is_client; /* LOG_BY_DEST: the key is an accept.* client */
 	uint64_t events;
 	uint64_t retries, ok, ok_after_retry, giveups;
 	uint64_t cap_waits, cap_acquired, cap_timeouts, cap_rejects, sheds, passes;

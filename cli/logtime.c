@@ -80,11 +80,12 @@ int logtime_parse_arg(const char *text, double now, double *out)
 
 void logtime_format(char *buf, size_t cap, double t)
 {
-	time_t sec = (time_t)floor(t);
-	int ms = (int)((t - (double)sec) * 1000.0);
+	long long total_ms = llround(t * 1000.0);
+	time_t sec = (time_t)(total_ms / 1000);
+	int ms = (int)(total_ms % 1000);
 	struct tm tm;
 	gmtime_r(&sec, &tm);
 	char date[32];
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, cap, "%s.%03dZ", date, ms > 999 ? 999 : ms);
+	snprintf(buf, cap, "%s.%03dZ", date, ms);
 }

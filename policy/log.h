@@ -37,7 +37,9 @@ struct bs_log {
  * the log off (fd -1), so it can still be used: lines go nowhere.
  *
  * Descriptors (see docs/log-format.md):
- *  - stderr / fd:N: a pipe, FIFO, tty or character device is reopened
+ *  - stderr / fd:N: when fd 2 is closed the stderr sink is off (not an
+ *    error: the program could not print either); a closed fd:N is an
+ *    error. A pipe, FIFO, tty or character device is reopened
  *    through /proc/self/fd/N (a new open file description, so our
  *    O_NONBLOCK never touches the program's); a regular file is dup'ed
  *    (sharing the program's offset, so neither overwrites the other); a

@@ -154,7 +154,10 @@ int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 	log->prog[n] = '\0';
 	switch (g->log_kind) {
 	case BS_LOG_STDERR:
-		rc = open_inherited(log, STDERR_FILENO, "stderr", err);
+		/* A daemon started with fd 2 closed logs nothing, as it
+		 * would print nothing: not a reason to refuse to run. */
+		if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+			rc = open_inherited(log, STDERR_FILENO, "stderr", err);
 		break;
 	case BS_LOG_FD: {
 		char sink[32] = "fd:";

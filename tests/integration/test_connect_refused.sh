@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# A port that refuses forever. Bounded by attempts: the call ends after
+# `attempts` with ECONNREFUSED, one connect.retry per failed attempt but the
+# last, one giveup with reason attempts. Bounded by the deadline: the
+# sleeps never add up past it, and the giveup says deadline.
+. "$BS_TOP/tests/integration/lib.sh"
+
+PORT=$(free_port) # nobody listens there: every attempt is refused
+client() { # LOG POLICY...
+	local log=$1
+	shift
+	env "$@" BACKSTOP_LOG="$log" BACKSTOP_SEED=3 LD_PRELOAD="$BS_PRELOAD" \
+		"$BS_HELPERS/conn_client" "127.0.0.1:$PORT" || true
+}
+
+# Sum of delay_ms, and whether every deadline_left_ms fits in the deadline
+# and keeps shrinking.
+delays() { # LOG DEADLINE_MS
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+retries = [l for l in lines if l["event"] == "connect.retry"]
+total = sum(float(l["delay_ms"]) for l in retries)
+left = [float(l["deadline_left_ms"]) for l in retries]
+assert all(a > b for a, b in zip(left, left[1:])), f"deadline_left_ms not shrinking: {left}"
+assert all(l <= float(sys.argv[2]) for l in left), left
+# No sleep may end past the deadline: each delay fits in the time left.
+assert all(float(l["delay_ms"]) < float(l["deadline_left_ms"]) for l in retries)
+assert total <= float(sys.argv[2]), f"sleeps sum to {total} ms"
+print(round(total, 3))
+PY
+}
+
+log="$BS_TMP/attempts.jsonl"
+out=$(client "$log" BACKSTOP_CONNECT_ATTEMPTS=5 BACKSTOP_CONNECT_BASE=10ms \
+	BACKSTOP_CONNECT_MAX_DELAY=50ms BACKSTOP_CONNECT_DEADLINE=60s)
+assert_grep '^result=ECONNREFUSED ' <(echo "$out") "attempts: errno"
+assert_log_valid "$log"
+assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.retry fd dest rule attempt attempts \
+	errno delay_ms deadline_left_ms)" 4 "attempts: retries for 5 attempts"
+assert_eq "$(count_lines '"event":"connect.giveup".*"attempt":5.*"errno":"ECONNREFUSED".*"reason":"attempts"' "$log")" \
+	1 "attempts: giveup line"
+assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.giveup fd dest rule attempt errno reason)" \
+	1 "attempts: giveup lines"
+assert_grep "\"dest\":\"127.0.0.1:$PORT\"" "$log" "attempts: dest"
+note "attempts: sleeps sum to $(delays "$log" 60000) ms"
+
+# Many attempts allowed, but a 1s deadline: backoff sleeps stop before it.
+log="$BS_TMP/deadline.jsonl"
+out=$(client "$log" BACKSTOP_CONNECT_ATTEMPTS=1000 BACKSTOP_CONNECT_BASE=20ms \
+	BACKSTOP_CONNECT_MAX_DELAY=200ms BACKSTOP_CONNECT_JITTER=none BACKSTOP_CONNECT_DEADLINE=1s)
+assert_grep '^result=ECONNREFUSED ' <(echo "$out") "deadline: errno (the last real error)"
+assert_log_valid "$log"
+assert_eq "$(count_lines '"event":"connect.giveup".*"reason":"deadline"' "$log")" 1 "deadline: giveup"
+note "deadline: sleeps sum to $(delays "$log" 1000) ms"

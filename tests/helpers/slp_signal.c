@@ -1,6 +1,6 @@
 /* The interruption contract of the four sleep wrappers. After two failed
  * connects (so that under backstop the sleeps are retry sleeps, doubled
- * by backoff), each wrapper sleeps 2 s and SIGALRM interrupts it after
+ * by backoff), each wrapper sleeps 5 s and SIGALRM interrupts it after
  * 50 ms. Prints one "contract" line per case (identical with and without
  * backstop) and one "left" line with the whole seconds left (which tell
  * the length of the sleep actually taken).
@@ -62,28 +62,28 @@ int main(void)
 	struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART */
 	sigaction(SIGALRM, &sa, NULL);
 	fail_connects(2);
-	const struct timespec two = {2, 0}, short_ts = {0, 1000000};
+	const struct timespec five = {5, 0}, short_ts = {0, 1000000};
 	struct timespec rem;
 	long r;
 
 	alarm_soon();
 	errno = 0;
-	r = nanosleep(&two, &rem);
+	r = nanosleep(&five, &rem);
 	report("nanosleep", r, errno, &rem);
 
 	alarm_soon();
 	errno = ENOTTY; /* clock_nanosleep returns its error, errno untouched */
-	r = clock_nanosleep(CLOCK_MONOTONIC, 0, &two, &rem);
+	r = clock_nanosleep(CLOCK_MONOTONIC, 0, &five, &rem);
 	report("clock_nanosleep", r, errno, &rem);
 
 	alarm_soon();
 	errno = 0;
-	r = usleep(2000000);
+	r = usleep(5000000);
 	report("usleep", r, errno, NULL);
 
 	alarm_soon();
 	errno = 0;
-	r = sleep(2);
+	r = sleep(5);
 	report("sleep", r > 0, errno, NULL);
 	printf("left sleep %ld\n", r);
 

@@ -1,0 +1,166 @@
+/* Loading a policy: defaults, then the file, then the environment, then
+ * inheritance ([dest] rules take what they do not set from [connect]),
+ * cross-key validation and the lookup tables. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy/load_internal.h"
+
+__attribute__((format(printf, 2, 3))) static int fail(struct bs_error *err,
+						       const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void inherit_from_connect(struct bs_policy *p)
+{
+	size_t n;
+	const struct bs_key *keys = bs_scope_keys(BS_SC_RULE, &n);
+	for (size_t r = 1; r < p->n_rules; r++) {
+		for (size_t i = 0; i < n; i++) {
+			const struct bs_key *k = &keys[i];
+			if (k->dest_only || bs_origin_get(p, k, r) != BS_ORIGIN_DEFAULT)
+				continue;
+			memcpy((char *)&p->rules[r] + k->off,
+			       (const char *)&p->rules[0] + k->off, k->size);
+		}
+	}
+}
+
+/* max_delay must not be below base. The error names where the offending
+ * value was set: max_delay's origin when set there, else base's. */
+static int check_backoff(const struct bs_policy *p, enum bs_scope scope, size_t r,
+			 const struct bs_backoff_params *b, struct bs_error *err)
+{
+	if (b->max_delay >= b->base)
+		return 0;
+	const struct bs_key *kmax = bs_key_find(scope, "max_delay", false);
+	const struct bs_key *kbase = bs_key_find(scope, "base", false);
+	const struct bs_key *blame = bs_origin_get(p, kmax, r) != BS_ORIGIN_DEFAULT ||
+					     (r > 0 && bs_origin_get(p, kbase, r) == BS_ORIGIN_DEFAULT)
+				     ? kmax : kbase;
+	char where[BS_WHY_MAX], sec[BS_NAME_MAX + 16], vmax[32], vbase[32];
+	bs_origin_text(p, blame, r, where, sizeof where);
+	bs_section_text(p, scope, r, sec, sizeof sec);
+	bs_format_duration(vmax, sizeof vmax, b->max_delay);
+	bs_format_duration(vbase, sizeof vbase, b->base);
+	return fail(err, "%s: %s max_delay (%s) is less than base (%s); raise max_delay or lower base",
+		    where, sec, vmax, vbase);
+}
+
+static int by_name(const void *a, const void *b, void *ctx)
+{
+	const struct bs_rule *rules = ctx;
+	int c = strcmp(rules[*(const size_t *)a].name, rules[*(const size_t *)b].name);
+	if (c)
+		return c;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Dest names are unique: sort once (n log n) rather than compare pairs. */
+static int check_unique_names(const struct bs_policy *p, struct bs_error *err)
+{
+	if (p->n_rules < 3)
+		return 0;
+	size_t n = p->n_rules - 1, *idx = malloc(n * sizeof *idx);
+	if (!idx)
+		return fail(err, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i + 1;
+	qsort_r(idx, n, sizeof *idx, by_name, p->rules);
+	int rc = 0;
+	for (size_t i = 1; i < n && rc == 0; i++) {
+		if (strcmp(p->rules[idx[i]].name, p->rules[idx[i - 1]].name) == 0)
+			rc = fail(err, "%s:%u: duplicate [dest \"%s\"] (first at line %u); names must be unique",
+				  p->origins->file, p->origins->rule_line[idx[i]],
+				  p->rules[idx[i]].name, p->origins->rule_line[idx[i - 1]]);
+	}
+	free(idx);
+	return rc;
+}
+
+static int finalize(struct bs_policy *p, struct bs_error *err)
+{
+	inherit_from_connect(p);
+	for (size_t r = 0; r < p->n_rules; r++) {
+		struct bs_rule *rule = &p->rules[r];
+		rule->index = (uint32_t)r;
+		if (r > 0 && rule->n_match == 0)
+			return fail(err, "%s:%u: [dest \"%s\"] has no 'match' (add e.g. match = 10.0.0.0/8:5432)",
+				    p->origins->file, p->origins->rule_line[r], rule->name);
+		if (check_backoff(p, BS_SC_RULE, r, &rule->backoff, err) != 0)
+			return -1;
+		if (rule->max_conns > 0)
+			p->any_caps = true;
+	}
+	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
+	    check_unique_names(p, err) != 0)
+		return -1;
+	return bs_matcher_build(p, err);
+}
+
+int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
+		   struct bs_error *err)
+{
+	char *const *envp = opts->secure ? NULL : opts->envp;
+	const char *path = opts->path;
+	*out = NULL;
+	err->msg[0] = '\0';
+	if (!path && envp) {
+		path = bs_env_get(envp, "BACKSTOP_POLICY");
+		if (path && !*path)
+			return fail(err, "BACKSTOP_POLICY: empty (set it to a policy file, or unset it for the built-in policy)");
+	}
+	struct bs_policy *p = bs_policy_new_default();
+	if (!p)
+		return fail(err, "out of memory");
+	bool env_applied = false;
+	if (path && !(p->origins->file = strdup(path))) {
+		fail(err, "out of memory");
+		goto bad;
+	}
+	if ((path && bs_parse_file(p, path, err) != 0) ||
+	    (envp && bs_apply_env(p, envp, &env_applied, err) != 0) ||
+	    finalize(p, err) != 0)
+		goto bad;
+	const char *base = path ? path : "built-in";
+	size_t len = strlen(base) + sizeof "+env";
+	if (!(p->source = malloc(len))) {
+		fail(err, "out of memory");
+		goto bad;
+	}
+	snprintf(p->source, len, "%s%s", base, env_applied ? "+env" : "");
+	*out = p;
+	return 0;
+bad:
+	bs_policy_free(p);
+	return -1;
+}
+
+void bs_policy_free(struct bs_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t r = 0; r < p->n_rules; r++) {
+		bs_patterns_free(p->rules[r].match, p->rules[r].n_match);
+		bs_patterns_free(p->rules[r].exempt, p->rules[r].n_exempt);
+	}
+	free(p->rules);
+	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
+	free(p->global.log_path);
+	free(p->source);
+	bs_matcher_free(p->matcher);
+	if (p->origins) {
+		free(p->origins->file);
+		free(p->origins->rule_keys);
+		free(p->origins->rule_line);
+		free(p->origins);
+	}
+	free(p);
+}

@@ -1,0 +1,125 @@
+/* Internals shared by the policy loader's parts: the table of keys (one
+ * description drives the file parser, the environment, validation and
+ * describe), where each value came from, and the loader's steps. */
+#ifndef BS_LOAD_INTERNAL_H
+#define BS_LOAD_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy/policy.h"
+#include "policy/values.h"
+
+/* The sections keys live in. [connect] and every [dest] share RULE keys. */
+enum bs_scope { BS_SC_GLOBAL, BS_SC_RULE, BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_COUNT };
+
+enum bs_key_type {
+	BS_K_DURATION,     /* bs_ns */
+	BS_K_UINT,         /* uint32_t or uint64_t (size) in [min, max] */
+	BS_K_FACTOR,       /* double */
+	BS_K_BOOL,         /* bool */
+	BS_K_ENUM,         /* an int-sized enum, or a bool (size 1) */
+	BS_K_JITTER,       /* struct bs_jitter */
+	BS_K_SLEEP_JITTER, /* struct bs_jitter, none or N% only */
+	BS_K_ERRSET,       /* struct bs_errset; repeatable */
+	BS_K_PATTERNS,     /* struct bs_pattern * + size_t count; repeatable */
+	BS_K_LOG,          /* the log fields of struct bs_global */
+};
+
+struct bs_enum_name {
+	const char *name;
+	int value;
+};
+
+struct bs_key {
+	enum bs_scope scope;
+	const char *name;
+	enum bs_key_type type;
+	size_t off;       /* field offset in the scope's struct */
+	size_t size;      /* field size (copied when a dest rule inherits) */
+	size_t count_off; /* BS_K_PATTERNS: offset of the count */
+	uint64_t min, max;                /* BS_K_UINT; BS_K_DURATION: min only */
+	const struct bs_enum_name *enums; /* BS_K_ENUM, NULL-terminated */
+	bool dest_only;   /* match, exempt: only in [dest "NAME"] */
+	const char *help; /* one line: what the key does */
+	const char *def;  /* the built-in default, as text; NULL: empty */
+};
+
+#define BS_SCOPE_KEYS_MAX 20
+
+/* The keys of one scope, in describe order. */
+const struct bs_key *bs_scope_keys(enum bs_scope scope, size_t *n);
+const char *bs_scope_name(enum bs_scope scope); /* "global", "connect", ... */
+/* "[connect]", "[dest \"db\"]" (rule r) for messages. */
+void bs_section_text(const struct bs_policy *p, enum bs_scope scope, size_t r,
+		     char *buf, size_t cap);
+/* The key of a scope with this name, or NULL. For RULE keys in [connect]
+ * the dest-only ones are not found. */
+const struct bs_key *bs_key_find(enum bs_scope scope, const char *name,
+				 bool in_dest);
+/* The closest key name for a "did you mean" (NULL when none is close). */
+const char *bs_key_suggest(enum bs_scope scope, const char *name, bool in_dest);
+
+/* Where a value came from: 0 = the built-in default (or, in a dest rule,
+ * inherited from [connect]); a line of the file; or the environment. */
+#define BS_ORIGIN_DEFAULT 0u
+#define BS_ORIGIN_ENV 0xFFFFFFFFu       /* BACKSTOP_<SECTION>_<KEY> */
+#define BS_ORIGIN_ENV_SHORT 0xFFFFFFFEu /* BACKSTOP_LOG, BACKSTOP_SEED */
+#define BS_ORIGIN_IS_LINE(o) ((o) != BS_ORIGIN_DEFAULT && (o) < BS_ORIGIN_ENV_SHORT)
+
+struct bs_origin_table {
+	char *file;                       /* the policy file, or NULL */
+	uint32_t scope[BS_SC_COUNT][BS_SCOPE_KEYS_MAX]; /* RULE: [connect] */
+	uint32_t *rule_keys;  /* [rule][key] for every rule, rules[0] included */
+	uint32_t *rule_line;  /* [rule]: line of its section header; 0: from env */
+	uint32_t section_line[BS_SC_COUNT]; /* header lines; 0: not in the file */
+	size_t cap;           /* rules allocated (policy->rules too) */
+};
+
+/* The origin slot of key k, for rule r when k is a RULE key. */
+uint32_t *bs_origin_slot(struct bs_policy *p, const struct bs_key *k, size_t r);
+uint32_t bs_origin_get(const struct bs_policy *p, const struct bs_key *k, size_t r);
+
+/* The struct a key of this scope lives in (rule r for RULE keys). */
+void *bs_key_target(struct bs_policy *p, enum bs_scope scope, size_t r);
+
+/* Set key k from text. A repeatable key extends its list when `extend`,
+ * otherwise replaces it. Records origin. why is filled on error. */
+int bs_key_set(struct bs_policy *p, const struct bs_key *k, size_t r,
+	       const char *value, bool extend, uint32_t origin, char *why,
+	       size_t cap);
+/* The value of key k as text, in the syntax the parser accepts. */
+void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
+		   char *buf, size_t cap);
+
+/* Built-in defaults (builtin.c): an allocated policy holding only
+ * [connect] and the default values, origins all default. */
+struct bs_policy *bs_policy_new_default(void);
+/* Append an empty [dest] rule; returns its index, or -1 out of memory. */
+long bs_policy_add_rule(struct bs_policy *p, const char *name, uint32_t line);
+
+/* parse.c: read a policy file on top of p. */
+int bs_parse_file(struct bs_policy *p, const char *path, struct bs_error *err);
+/* env.c: apply BACKSTOP_* variables; sets *applied when any did. */
+int bs_apply_env(struct bs_policy *p, char *const *envp, bool *applied,
+		 struct bs_error *err);
+/* The value of NAME in envp, or NULL. */
+const char *bs_env_get(char *const *envp, const char *name);
+/* The variable that sets key k (of rule r): "BACKSTOP_DEST_DB_MAX_CONNS". */
+void bs_env_name(const struct bs_policy *p, const struct bs_key *k, size_t r,
+		 bool short_form, char *buf, size_t cap);
+
+/* match.c: build the lookup tables after every rule is final. */
+int bs_matcher_build(struct bs_policy *p, struct bs_error *err);
+void bs_matcher_free(struct bs_matcher *m);
+
+/* Unix path glob: '*' and '?' (not across '/'), [set], [!set], \x. */
+bool bs_glob_match(const char *glob, const char *s, size_t len);
+
+/* Where a setting came from, as describe and error messages print it:
+ * "policy.conf:7", "BACKSTOP_CONNECT_DEADLINE", or "default". */
+void bs_origin_text(const struct bs_policy *p, const struct bs_key *k, size_t r,
+		    char *buf, size_t cap);
+
+#endif

@@ -16,7 +16,6 @@
  * works on its own copy and its closes release the child's slots only;
  * exec discards it all. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -24,7 +23,6 @@
 #include <sys/stat.h>
 
 #include "preload/fdtrack.h"
-#include "preload/real.h"
 #include "preload/runtime.h"
 
 #define BS_FDT_LIMIT (1u << 20) /* fds beyond are untracked (fail open) */
@@ -200,28 +198,18 @@ static void *map(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-/* Move the log descriptor to another number (above the current one,
- * which is already high, else any), then close the old number. */
 static int move_log(void *ctx)
 {
-	struct bs_log *log = ctx;
-	int old = log->fd;
-	int fd = BS_REAL(fcntl)(old, F_DUPFD_CLOEXEC, old + 1);
-	if (fd < 0)
-		fd = BS_REAL(fcntl)(old, F_DUPFD_CLOEXEC, 3);
-	if (fd < 0)
-		return -1;
-	__atomic_store_n(&log->fd, fd, __ATOMIC_RELEASE);
-	BS_REAL(close)(old);
-	return fd;
+	return bs_log_move(ctx);
 }
 
-/* Protect the log descriptor when it is backstop's own (opened or
- * duplicated by it), not a number the program also uses (stderr, fd:N). */
+/* Every sink descriptor backstop opens is its own, at a high number
+ * (policy/log.h); the guard keeps the standard streams the program's
+ * should that ever change. */
 static void protect_log(struct bs_runtime *rt)
 {
-	int fd = rt->log.fd;
-	if (fd > 2 && !(rt->log.kind == BS_LOG_FD && fd == rt->policy->global.log_fd))
+	int fd = bs_log_fd(&rt->log);
+	if (fd > 2)
 		bs_fdtrack_protect(fd, move_log, &rt->log);
 }
 
@@ -309,9 +297,13 @@ static struct private_fd *private_find(int fd)
 	return NULL;
 }
 
+/* Set while a private descriptor's owner moves it: its own dup of the
+ * descriptor goes through the interposed fcntl, and must be let through. */
+static __thread bool moving __attribute__((tls_model("initial-exec")));
+
 bool bs_fdtrack_is_private(int fd)
 {
-	return private_find(fd) != NULL;
+	return !moving && private_find(fd) != NULL;
 }
 
 void bs_fdtrack_vacate(int fd)
@@ -320,7 +312,9 @@ void bs_fdtrack_vacate(int fd)
 	if (p == NULL)
 		return;
 	int saved = errno;
+	moving = true;
 	int moved = p->move(p->ctx);
+	moving = false;
 	if (moved >= 0) {
 		atomic_store(&p->fd, moved);
 		private_mark(moved, true);

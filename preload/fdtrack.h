@@ -60,7 +60,8 @@ static inline bool bs_fdtrack_watched(int fd)
 		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
 }
 
-/* Whether fd is one of backstop's private descriptors. */
+/* Whether fd is one of backstop's private descriptors, and this is the
+ * program asking (not backstop itself moving it). */
 bool bs_fdtrack_is_private(int fd);
 
 /* If fd is private, move it elsewhere so the program may take its

@@ -5,15 +5,19 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <regex.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -544,6 +548,142 @@ START_TEST(errno_preserved_by_line_functions)
 }
 END_TEST
 
+/* fd 2 on a regular file without O_APPEND (`prog 2>file`): the sink
+ * shares the program's offset, so neither overwrites the other. */
+START_TEST(stderr_file_shares_offset)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/err.txt", temp_dir());
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	struct bs_log log;
+	open_log(&log, BS_LOG_STDERR, 0, NULL);
+	ck_assert_int_eq(write(2, "A\n", 2), 2);
+	emit_simple(&log, "connect.ok");
+	ck_assert_int_eq(write(2, "B\n", 2), 2);
+	char buf[BS_LOG_LINE_MAX + 8];
+	int rd = open(path, O_RDONLY);
+	ssize_t n = read(rd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 6);
+	buf[n] = '\0';
+	ck_assert_int_eq(strncmp(buf, "A\n{", 3), 0);
+	ck_assert_str_eq(buf + n - 2, "B\n");
+	buf[n - 2] = '\0';
+	json_decref(parse_line(buf + 2));
+	close(rd);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+enum { WRITERS = 4, LINES_EACH = 300 };
+
+static void *write_lines(void *arg)
+{
+	struct bs_log *log = arg;
+	for (int i = 0; i < LINES_EACH; i++) {
+		struct bs_logline line;
+		bs_line_begin(&line, log, "connect.retry");
+		bs_line_str(&line, "dest", "unix:/run/a-fairly-long-socket-path/for/padding.sock");
+		bs_line_int(&line, "i", i);
+		bs_line_emit(&line, log);
+	}
+	return NULL;
+}
+
+/* Start the writers, wait for them, then close the log: the reader sees
+ * end-of-file when every line is in. */
+static void *write_then_close(void *arg)
+{
+	pthread_t t[WRITERS];
+	for (int i = 0; i < WRITERS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, write_lines, arg), 0);
+	for (int i = 0; i < WRITERS; i++)
+		pthread_join(t[i], NULL);
+	bs_log_close(arg);
+	return NULL;
+}
+
+/* Threads logging at once into one pipe, read as it fills: every line
+ * arrives whole (none interleaved), or is counted as dropped, and every
+ * drop is accounted for exactly once. */
+START_TEST(concurrent_lines_never_interleave)
+{
+	int p[2];
+	make_pipe(p);
+	struct bs_log log;
+	open_log(&log, BS_LOG_FD, p[1], NULL);
+	close(p[1]);
+	pthread_t closer;
+	ck_assert_int_eq(pthread_create(&closer, NULL, write_then_close, &log), 0);
+	static char all[WRITERS * LINES_EACH * 256];
+	size_t got = 0;
+	for (ssize_t n; (n = read(p[0], all + got, sizeof(all) - 1 - got)) > 0;)
+		got += (size_t)n;
+	pthread_join(closer, NULL);
+	all[got] = '\0';
+	int lines = 0;
+	json_int_t reported = 0;
+	for (char *line = all, *nl; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		char save = nl[1];
+		nl[1] = '\0';
+		json_t *obj = parse_line(line);
+		ck_assert_str_eq(get_str(obj, "event"), "connect.retry");
+		if (json_object_get(obj, "dropped") != NULL)
+			reported += get_int(obj, "dropped");
+		json_decref(obj);
+		nl[1] = save;
+		lines++;
+	}
+	/* Every line is either read, or reported dropped, or still counted. */
+	unsigned long unreported = atomic_load(&log.dropped);
+	ck_assert_int_eq(lines + reported + (json_int_t)unreported, WRITERS * LINES_EACH);
+}
+END_TEST
+
+/* syslog: one datagram per line to /dev/log, in a private mount
+ * namespace where /dev is a tmpfs holding our own receiving socket. */
+START_TEST(syslog_sink_sends_one_datagram)
+{
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, NULL) != 0) {
+		fprintf(stderr, "syslog_sink_sends_one_datagram: skipped, no mount namespace (%s)\n",
+			strerror(errno));
+		return;
+	}
+	int rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+	ck_assert_int_eq(bind(rx, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	struct bs_log log;
+	open_log(&log, BS_LOG_SYSLOG, 0, NULL);
+	ck_assert_int_eq(log.io, BS_LOGIO_SYSLOG);
+	struct bs_logline line;
+	bs_line_begin(&line, &log, "cap.reject");
+	bs_line_str(&line, "dest", "10.0.0.1:80");
+	bs_line_emit(&line, &log);
+	emit_simple(&log, "cap.wait");
+	char buf[BS_LOG_LINE_MAX + 128], want[64];
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = recv(rx, buf, sizeof(buf) - 1, 0);
+		ck_assert_int_gt(n, 0);
+		buf[n] = '\0';
+		int head = snprintf(want, sizeof(want), "<30>test-prog[%d]: {", (int)getpid());
+		ck_assert_int_eq(strncmp(buf, want, (size_t)head), 0);
+		ck_assert_int_ne(buf[n - 1], '\n');
+		buf[n] = '\n';
+		buf[n + 1] = '\0';
+		json_t *obj = parse_line(buf + head - 1);
+		ck_assert_str_eq(get_str(obj, "event"), i == 0 ? "cap.reject" : "cap.wait");
+		json_decref(obj);
+	}
+	/* No listener any more: dropped, counted, no error to the program. */
+	close(rx);
+	emit_simple(&log, "cap.wait");
+	ck_assert_uint_eq(atomic_load(&log.dropped), 1);
+}
+END_TEST
+
 BS_SUITE(log_suite)
 {
 	Suite *s = suite_create("log");
@@ -568,6 +708,9 @@ BS_SUITE(log_suite)
 	tcase_add_test(tc, file_sink_creates_0600_and_appends);
 	tcase_add_test(tc, file_sink_refuses_symlink_and_odd_files);
 	tcase_add_test(tc, off_sink_is_a_noop);
+	tcase_add_test(tc, stderr_file_shares_offset);
+	tcase_add_test(tc, concurrent_lines_never_interleave);
+	tcase_add_test(tc, syslog_sink_sends_one_datagram);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -81,7 +81,8 @@ assert_eq "$(count_lines . api.jsonl)" 4 "one line per run"
 python3 - api.jsonl run1 <<'PY' || fail "logged line does not match"
 import json, sys
 obj = json.loads(open(sys.argv[1]).readline())
-last = float(open(sys.argv[2]).read().split("delays")[1].split()[-1])
+delays = [l for l in open(sys.argv[2]) if l.startswith("delays ")][0]
+last = float(delays.split()[-1])
 want = {"event": "connect.retry", "prog": "api_demo", "fd": 3,
         "dest": "127.0.0.1:5432", "rule": "db", "attempt": 1, "attempts": 6,
         "errno": "ECONNREFUSED", "note": 'quote " backslash \\ newline \n'}

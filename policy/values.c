@@ -56,9 +56,10 @@ static int parse_decimal(const char **s, uint64_t *ip, uint64_t *frac,
 	if (!isdigit((unsigned char)*p))
 		return -1;
 	for (; isdigit((unsigned char)*p); p++) {
-		if (*ip > (UINT64_MAX - 9) / 10)
+		uint64_t digit = (uint64_t)(*p - '0');
+		if (*ip > (UINT64_MAX - digit) / 10)
 			return -1;
-		*ip = *ip * 10 + (uint64_t)(*p - '0');
+		*ip = *ip * 10 + digit;
 	}
 	if (*p == '.') {
 		p++;

@@ -42,8 +42,8 @@ int cli_check(int argc, char **argv)
 	if (!policy)
 		return CLI_FAIL;
 	bs_policy_describe(policy, stdout);
-	printf("policy OK: %s, %zu rule%s\n", policy->source, policy->n_rules,
-	       policy->n_rules == 1 ? "" : "s");
+	printf("policy OK: %s, %zu dest rule%s\n", policy->source, policy->n_rules - 1,
+	       policy->n_rules == 2 ? "" : "s");
 	bs_policy_free(policy);
 	return CLI_OK;
 }

@@ -103,6 +103,9 @@ int logread_run(char *const *files, int n, bool follow,
 	for (int i = 0; rc == 0 && i < n; i++)
 		if (drain(&inputs[i], follow, false, fn, ctx) < 0)
 			rc = -1;
+	if (rc == 0 && follow)
+		fprintf(stderr, "backstop log: following %d file%s; new events are printed "
+				"as they arrive, Ctrl-C prints the summary\n", n, n == 1 ? "" : "s");
 	while (rc == 0 && follow && !*stop) {
 		long got = 0;
 		for (int i = 0; rc == 0 && i < n && !*stop; i++) {

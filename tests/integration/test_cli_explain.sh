@@ -1,0 +1,76 @@
+# backstop explain: the rule a destination gets and why, and a schedule
+# sampled from the real backoff code, against the deadline.
+. "$BS_TOP/tests/integration/lib.sh"
+unset BACKSTOP_POLICY
+
+# The built-in default: a schedule for every attempt, delays within max_delay.
+"$BS_CLI" explain 127.0.0.1:5432 >out 2>err || { cat err >&2; fail "explain on the built-in default"; }
+cat out
+assert_grep '^destination +127\.0\.0\.1:5432' out "the destination is echoed"
+assert_grep '^rule +connect \(no \[dest\] rule matches' out "the built-in default has no dest rule"
+assert_grep '^attempt +delay before it' out "the schedule table is printed"
+"$BS_CLI" explain 127.0.0.1:5432 >again 2>&1
+cmp -s out again || fail "the schedule is not stable from run to run"
+python3 - out <<'PY' || fail "schedule table is not consistent"
+import re, sys
+text = open(sys.argv[1]).read()
+maxd = re.search(r"max_delay = (\S+?),", text).group(1)
+units = {"ms": 1, "s": 1000, "m": 60000}
+m = re.fullmatch(r"([\d.]+)(ms|s|m)", maxd)
+max_ms = float(m.group(1)) * units[m.group(2)]
+deadline_ms = float(re.search(r"the deadline is (\d+) ms", text).group(1))
+rows = re.findall(r"^\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\d+)\s+(\d+)\s+(.+)$", text, re.M)
+assert rows and rows[0][0] == "1", rows
+prev_start = -1
+for n, lo, med, hi, start, end, verdict in rows:
+    start, end = float(start), float(end)
+    if n != "1":
+        lo, med, hi = float(lo), float(med), float(hi)
+        assert 0 <= lo <= med <= hi <= max_ms, (n, lo, med, hi, max_ms)
+    assert start >= prev_start, "worst-case start times grow"
+    assert end <= deadline_ms, "no attempt ends past the deadline"
+    prev_start = start
+    assert verdict.startswith(("fits", "may be cut", "cut by deadline")), verdict
+print(len(rows), "rows, max_delay", max_ms, "deadline", deadline_ms)
+PY
+
+# A policy where the deadline cuts the schedule, and where the most specific
+# rule wins.
+cat >p.conf <<'CONF'
+[connect]
+attempts = 8
+base = 1s
+factor = 2
+max_delay = 4s
+jitter = none
+attempt_timeout = 1s
+deadline = 5s
+
+[dest "lan"]
+match = 127.0.0.0/8
+jitter = full
+
+[dest "db"]
+match = 127.0.0.1:5432 unix:/run/db/*.sock
+exempt = 127.0.0.1:5432
+max_conns = 3
+CONF
+"$BS_CLI" explain -p p.conf 127.0.0.1:5432 >out 2>err || { cat err >&2; fail "explain -p"; }
+cat out
+assert_grep '^rule +db, matched by 127\.0\.0\.1(/32)?:5432 in \[dest "db"\]' out "the most specific rule and its pattern"
+assert_grep '^cap +exempt' out "an exempt destination is shown as exempt"
+"$BS_CLI" explain -p p.conf 127.0.0.9:80 >out 2>err || { cat err >&2; fail "explain lan"; }
+assert_grep '^rule +lan, matched by 127\.0\.0\.0/8' out "the wider rule for other loopback addresses"
+"$BS_CLI" explain -p p.conf 10.0.0.1:80 >out 2>err || { cat err >&2; fail "explain connect"; }
+# jitter = none: delays 1s 2s 4s exactly; attempt 3 may start at worst after
+# 1+1+1+2 = 5s, so it may be cut; attempt 4 needs at least 1+2+4 = 7s > 5s.
+assert_grep '^ +2 +1000\.0 +1000\.0 +1000\.0 +2000 +3000 +fits$' out "attempt 2 fits"
+assert_grep '^ +3 +2000\.0 +2000\.0 +2000\.0 +5000 +5000 +may be cut$' out "attempt 3 may be cut"
+assert_grep '^ +4 +4000\.0 +4000\.0 +4000\.0 .*cut by deadline$' out "attempt 4 is cut by the deadline"
+assert_grep 'attempts 5 to 8 not shown: the deadline ends the call' out "later attempts are summarised"
+"$BS_CLI" explain -p p.conf unix:/run/db/main.sock >out 2>err || { cat err >&2; fail "explain unix"; }
+assert_grep '^rule +db, matched by unix:/run/db/\*\.sock' out "unix paths match by glob"
+assert_grep '^cap +max_conns = 3' out "a capped destination shows its cap"
+
+rc=0; "$BS_CLI" explain -p missing.conf 127.0.0.1:1 >out 2>err || rc=$?
+assert_eq "$rc" 1 "explain with a missing policy file"

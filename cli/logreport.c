@@ -154,7 +154,7 @@ int logreport_json(const struct log_summary *sum, FILE *out)
 				"groups", groups);
 	if (!doc)
 		return -1;
-	int rc = json_dumpf(doc, out, JSON_INDENT(2)) == 0 ? 0 : -1;
+	int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(12)) == 0 ? 0 : -1;
 	fputc('\n', out);
 	json_decref(doc);
 	return rc;
@@ -181,7 +181,7 @@ void logreport_event_line(const struct log_event *ev, FILE *out)
 		if (json_is_string(value)) {
 			fprintf(out, " %s=%s", key, json_string_value(value));
 		} else {
-			char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT);
+			char *text = json_dumps(value, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(12));
 			fprintf(out, " %s=%s", key, text ? text : "?");
 			free(text);
 		}

@@ -1,5 +1,6 @@
 /* The retry schedule of one rule, sampled from the real bs_backoff_next so
  * that the table shows what the library will do, jitter included. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/schedule.h"
@@ -81,8 +82,12 @@ int schedule_print(const struct bs_rule *rule, size_t samples, uint64_t seed,
 				      : worst_start >= rule->deadline ? "may be cut"
 				      : worst_end > rule->deadline  ? "fits (ends at deadline)"
 								    : "fits";
-		fprintf(out, " %12.0f %10.0f   %s\n", ms(worst_start),
-			ms(worst_end < rule->deadline ? worst_end : rule->deadline), verdict);
+		/* An attempt that may start past the deadline has no end to show. */
+		char end[32] = "-";
+		if (worst_start < rule->deadline)
+			snprintf(end, sizeof end, "%.0f",
+				 ms(worst_end < rule->deadline ? worst_end : rule->deadline));
+		fprintf(out, " %12.0f %10s   %s\n", ms(worst_start), end, verdict);
 		if (earliest >= rule->deadline) {
 			shown = k;
 			break;

@@ -1,0 +1,710 @@
+/* Loading policies: defaults, every key, every error path (FILE:LINE and
+ * the key named), typo suggestions, the environment on top of the file,
+ * secure mode, origins in describe, and a 100,000-rule policy. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stddef.h>
+#include <sys/un.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "policy/policy.h"
+#include "tests/runner/bs_test.h"
+#include "tests/unit/test_policy_util.h"
+
+static const struct bs_rule *rule_named(const struct bs_policy *p, const char *name)
+{
+	for (size_t r = 0; r < p->n_rules; r++)
+		if (strcmp(p->rules[r].name, name) == 0)
+			return &p->rules[r];
+	ck_abort_msg("no rule %s", name);
+	return NULL;
+}
+
+START_TEST(builtin_defaults)
+{
+	struct bs_policy *p;
+	struct bs_error err;
+	ck_assert_int_eq(bs_policy_builtin(&p, &err), 0);
+	ck_assert_str_eq(p->source, "built-in");
+	ck_assert_uint_eq(p->n_rules, 1);
+	const struct bs_rule *c = &p->rules[0];
+	ck_assert_str_eq(c->name, "connect");
+	ck_assert_int_eq(p->global.log_kind, BS_LOG_STDERR);
+	ck_assert_uint_eq(p->global.seed, 0);
+	ck_assert(!c->passthrough);
+	ck_assert_uint_eq(c->attempts, 5);
+	ck_assert_uint_eq(c->backoff.base, 100 * BS_MS);
+	ck_assert_double_eq(c->backoff.factor, 2.0);
+	ck_assert_uint_eq(c->backoff.max_delay, 2 * BS_SEC);
+	ck_assert_int_eq(c->backoff.jitter.kind, BS_JITTER_FULL);
+	ck_assert_uint_eq(c->attempt_timeout, 2 * BS_SEC);
+	ck_assert_uint_eq(c->deadline, 10 * BS_SEC);
+	static const int retried[] = {ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ENETUNREACH, ENOENT, EAGAIN};
+	for (size_t i = 0; i < 6; i++)
+		ck_assert(bs_errset_has(&c->retry_on, retried[i]));
+	ck_assert(!bs_errset_has(&c->retry_on, ECONNRESET));
+	ck_assert_int_eq(c->nonblocking, BS_NB_PASS);
+	ck_assert_uint_eq(c->io_timeout, 0);
+	ck_assert_uint_eq(c->max_conns, 0);
+	ck_assert_int_eq(c->cap_scope, BS_SCOPE_DEST);
+	ck_assert_int_eq(c->on_cap, BS_ONCAP_WAIT);
+	ck_assert_uint_eq(c->cap_wait, 2 * BS_SEC);
+	ck_assert(!p->any_caps);
+	ck_assert_uint_eq(p->accept.max_per_client, 0);
+	ck_assert_int_eq(p->accept.client_scope, BS_CLIENT_HOST);
+	ck_assert_uint_eq(p->accept.n_exempt, 0);
+	ck_assert(p->accept.fd_backoff);
+	ck_assert_uint_eq(p->accept.backoff.base, 10 * BS_MS);
+	ck_assert_double_eq(p->accept.backoff.factor, 2.0);
+	ck_assert_uint_eq(p->accept.backoff.max_delay, BS_SEC);
+	ck_assert_int_eq(p->accept.backoff.jitter.kind, BS_JITTER_FULL);
+	ck_assert(p->accept.retry_transient);
+	ck_assert_uint_eq(p->accept.io_timeout, 0);
+	ck_assert_int_eq(p->sleep.mode, BS_SLEEP_RETRY);
+	ck_assert_int_eq(p->sleep.jitter.kind, BS_JITTER_PERCENT);
+	ck_assert_uint_eq(p->sleep.jitter.percent, 50);
+	ck_assert(p->sleep.backoff);
+	ck_assert_uint_eq(p->sleep.max_delay, 30 * BS_SEC);
+	ck_assert_uint_eq(p->sleep.window, BS_SEC);
+	ck_assert_uint_eq(p->sleep.floor, BS_MS);
+	bs_policy_free(p);
+}
+END_TEST
+
+/* Every key set away from its default, comments and odd spacing included. */
+static const char every_key[] =
+	"\xEF\xBB\xBF; a policy that sets every key\r\n"
+	"# hash comments too\n"
+	"[global]\n"
+	"log = /var/log/app.jsonl ; inline comment\n"
+	"seed = 42\n"
+	"\n"
+	"[connect]\n"
+	"passthrough = no\n"
+	"attempts = 7\n"
+	"base = 50ms\n"
+	"factor = 1.5\n"
+	"max_delay = 3s\n"
+	"jitter = equal\n"
+	"attempt_timeout = 0\n"
+	"deadline = 1m\n"
+	"retry_on = ECONNREFUSED\n"
+	"retry_on = ECONNRESET, EPIPE\n"
+	"nonblocking = sync\n"
+	"io_timeout = 30s\n"
+	"max_conns = 4\n"
+	"cap_scope = host\n"
+	"on_cap = fail\n"
+	"cap_wait = 250ms\n"
+	"   [dest \"db-main.1\"]   \n"
+	"   match = 10.1.0.0/16:5432 unix:/run/postgresql/*\n"
+	"match = [::1]:5432\n"
+	"exempt = 10.1.9.0/24\n"
+	"passthrough = yes\n"
+	"jitter = decorrelated\n"
+	"retry_on = ENOENT\n"
+	"cap_scope = rule\n"
+	"[accept]\n"
+	"max_per_client = 50\n"
+	"client_scope = subnet\n"
+	"exempt = 127.0.0.0/8, ::1\n"
+	"on_fd_exhaustion = off\n"
+	"base = 1ms\n"
+	"factor = 3\n"
+	"max_delay = 500ms\n"
+	"jitter = 10%\n"
+	"retry_transient = false\n"
+	"io_timeout = 1m\n"
+	"[sleep]\n"
+	"mode = all\n"
+	"jitter = none\n"
+	"backoff = off\n"
+	"max_delay = 5s\n"
+	"window = 2s\n"
+	"floor = 10ms\n";
+
+START_TEST(every_key_is_read)
+{
+	struct bs_policy *p = load_ok(every_key, NULL);
+	ck_assert_int_eq(p->global.log_kind, BS_LOG_FILE);
+	ck_assert_str_eq(p->global.log_path, "/var/log/app.jsonl");
+	ck_assert_uint_eq(p->global.seed, 42);
+	const struct bs_rule *c = &p->rules[0];
+	ck_assert_uint_eq(c->attempts, 7);
+	ck_assert_uint_eq(c->backoff.base, 50 * BS_MS);
+	ck_assert_double_eq(c->backoff.factor, 1.5);
+	ck_assert_uint_eq(c->backoff.max_delay, 3 * BS_SEC);
+	ck_assert_int_eq(c->backoff.jitter.kind, BS_JITTER_EQUAL);
+	ck_assert_uint_eq(c->attempt_timeout, 0);
+	ck_assert_uint_eq(c->deadline, 60 * BS_SEC);
+	/* A repeated list key extends; the first use replaces the default. */
+	ck_assert(bs_errset_has(&c->retry_on, ECONNREFUSED));
+	ck_assert(bs_errset_has(&c->retry_on, ECONNRESET));
+	ck_assert(bs_errset_has(&c->retry_on, EPIPE));
+	ck_assert(!bs_errset_has(&c->retry_on, ETIMEDOUT));
+	ck_assert_int_eq(c->nonblocking, BS_NB_SYNC);
+	ck_assert_uint_eq(c->io_timeout, 30 * BS_SEC);
+	ck_assert_uint_eq(c->max_conns, 4);
+	ck_assert_int_eq(c->cap_scope, BS_SCOPE_HOST);
+	ck_assert_int_eq(c->on_cap, BS_ONCAP_FAIL);
+	ck_assert_uint_eq(c->cap_wait, 250 * BS_MS);
+	ck_assert(p->any_caps);
+
+	ck_assert_uint_eq(p->n_rules, 2);
+	const struct bs_rule *d = &p->rules[1];
+	ck_assert_str_eq(d->name, "db-main.1");
+	ck_assert_uint_eq(d->index, 1);
+	ck_assert_uint_eq(d->n_match, 3);
+	ck_assert_uint_eq(d->n_exempt, 1);
+	ck_assert(d->passthrough);
+	ck_assert_int_eq(d->backoff.jitter.kind, BS_JITTER_DECORRELATED);
+	ck_assert(bs_errset_has(&d->retry_on, ENOENT));
+	ck_assert(!bs_errset_has(&d->retry_on, ECONNREFUSED)); /* replaced, not merged */
+	ck_assert_int_eq(d->cap_scope, BS_SCOPE_RULE);
+	/* Inherited from [connect]. */
+	ck_assert_uint_eq(d->attempts, 7);
+	ck_assert_uint_eq(d->deadline, 60 * BS_SEC);
+	ck_assert_uint_eq(d->max_conns, 4);
+	ck_assert_int_eq(d->nonblocking, BS_NB_SYNC);
+
+	ck_assert_uint_eq(p->accept.max_per_client, 50);
+	ck_assert_int_eq(p->accept.client_scope, BS_CLIENT_SUBNET);
+	ck_assert_uint_eq(p->accept.n_exempt, 2);
+	ck_assert(!p->accept.fd_backoff);
+	ck_assert_uint_eq(p->accept.backoff.base, BS_MS);
+	ck_assert_double_eq(p->accept.backoff.factor, 3.0);
+	ck_assert_uint_eq(p->accept.backoff.max_delay, 500 * BS_MS);
+	ck_assert_int_eq(p->accept.backoff.jitter.kind, BS_JITTER_PERCENT);
+	ck_assert_uint_eq(p->accept.backoff.jitter.percent, 10);
+	ck_assert(!p->accept.retry_transient);
+	ck_assert_uint_eq(p->accept.io_timeout, 60 * BS_SEC);
+	ck_assert_int_eq(p->sleep.mode, BS_SLEEP_ALL);
+	ck_assert_int_eq(p->sleep.jitter.kind, BS_JITTER_NONE);
+	ck_assert(!p->sleep.backoff);
+	ck_assert_uint_eq(p->sleep.max_delay, 5 * BS_SEC);
+	ck_assert_uint_eq(p->sleep.window, 2 * BS_SEC);
+	ck_assert_uint_eq(p->sleep.floor, 10 * BS_MS);
+	bs_policy_free(p);
+}
+END_TEST
+
+START_TEST(dest_inherits_connect_written_after_it)
+{
+	struct bs_policy *p = load_ok("[dest \"a\"]\nmatch = 10.0.0.0/8\nbase = 1s\n"
+				      "[connect]\nattempts = 9\nmax_delay = 5s\n", NULL);
+	const struct bs_rule *a = rule_named(p, "a");
+	ck_assert_uint_eq(a->attempts, 9);
+	ck_assert_uint_eq(a->backoff.base, BS_SEC);
+	ck_assert_uint_eq(a->backoff.max_delay, 5 * BS_SEC);
+	bs_policy_free(p);
+}
+END_TEST
+
+/* Each bad policy, and the exact message (after the temp directory). */
+static const struct {
+	const char *text;
+	const char *msg;
+} bad_files[] = {
+	{"[connect]\nattempts = 3\n\n\n\n\natempts = 4\n",
+	 "policy.conf:7: unknown key 'atempts' in [connect] (did you mean 'attempts'?)"},
+	{"[connect]\nbogus = 1\n",
+	 "policy.conf:2: unknown key 'bogus' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait)"},
+	{"[conect]\n", "policy.conf:1: unknown section [conect] (did you mean [connect]?)"},
+	{"[frobnicate]\n",
+	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep])"},
+	{"attempts = 3\n",
+	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept] or [sleep])"},
+	{"[connect]\nattempts = 3\nattempts = 4\n",
+	 "policy.conf:3: duplicate key 'attempts' in [connect] (first set at line 2; only match, exempt and retry_on may repeat)"},
+	{"[connect]\nattempts = 0\n", "policy.conf:2: [connect] attempts: 0 is out of range (allowed 1..1000)"},
+	{"[connect]\nattempts = 1001\n", "policy.conf:2: [connect] attempts: 1001 is out of range (allowed 1..1000)"},
+	{"[connect]\ndeadline = x\n", "policy.conf:2: [connect] deadline: bad duration 'x' (use e.g. 250ms, 2s, 1m)"},
+	{"[connect]\ndeadline = 0\n", "policy.conf:2: [connect] deadline: must be greater than 0"},
+	{"[connect]\nbase = 5\n",
+	 "policy.conf:2: [connect] base: duration '5' needs a unit (use e.g. 250ms, 2s, 1m; units ns us ms s m h)"},
+	{"[connect]\nfactor = 0.5\n", "policy.conf:2: [connect] factor: factor 0.5 is out of range (allowed 1..1000)"},
+	{"[connect]\njitter = some\n",
+	 "policy.conf:2: [connect] jitter: bad jitter 'some' (use none, full, equal, decorrelated or N%, e.g. 25%)"},
+	{"[connect]\nnonblocking = async\n", "policy.conf:2: [connect] nonblocking: bad value 'async' (use pass or sync)"},
+	{"[connect]\ncap_scope = world\n",
+	 "policy.conf:2: [connect] cap_scope: bad value 'world' (use dest, host or rule)"},
+	{"[connect]\non_cap = queue\n", "policy.conf:2: [connect] on_cap: bad value 'queue' (use wait or fail)"},
+	{"[connect]\npassthrough = maybe\n",
+	 "policy.conf:2: [connect] passthrough: bad boolean 'maybe' (use on/off, yes/no or true/false)"},
+	{"[connect]\nretry_on = ECONREFUSED\n",
+	 "policy.conf:2: [connect] retry_on: unknown errno name 'ECONREFUSED' (did you mean ECONNREFUSED?)"},
+	{"[connect]\nmax_conns = -1\n", "policy.conf:2: [connect] max_conns: bad number '-1' (allowed 0..1000000)"},
+	{"[connect]\nmatch = 10.0.0.0/8\n",
+	 "policy.conf:2: 'match' is only allowed in [dest \"NAME\"] sections, not in [connect]"},
+	{"[connect]\nbase = 3s\n",
+	 "policy.conf:2: [connect] max_delay (2s) is less than base (3s); raise max_delay or lower base"},
+	{"[connect]\nmax_delay = 10ms\n",
+	 "policy.conf:2: [connect] max_delay (10ms) is less than base (100ms); raise max_delay or lower base"},
+	{"[dest \"db\"]\nmatch = 1.2.3.4\nmax_delay = 10ms\n",
+	 "policy.conf:3: [dest \"db\"] max_delay (10ms) is less than base (100ms); raise max_delay or lower base"},
+	{"[accept]\nbase = 2s\n",
+	 "policy.conf:2: [accept] max_delay (1s) is less than base (2s); raise max_delay or lower base"},
+	{"[dest \"db\"]\nmax_conns = 3\n",
+	 "policy.conf:1: [dest \"db\"] has no 'match' (add e.g. match = 10.0.0.0/8:5432)"},
+	{"[dest \"a\"]\nmatch = ::1\n[dest \"b\"]\nmatch = ::1\n[dest \"a\"]\nmatch = ::2\n",
+	 "policy.conf:5: duplicate [dest \"a\"] (first at line 1); names must be unique"},
+	{"[dest]\n", "policy.conf:1: a dest section needs a quoted name: [dest \"NAME\"]"},
+	{"[dest db]\n", "policy.conf:1: a dest section needs a quoted name: [dest \"NAME\"]"},
+	{"[dest \"a b\"]\n", "policy.conf:1: bad dest name 'a b' (1 to 63 letters, digits, '-', '_' or '.')"},
+	{"[dest \"\"]\n", "policy.conf:1: bad dest name '' (1 to 63 letters, digits, '-', '_' or '.')"},
+	{"[dest \"db\"]\nmatch = 10.1.2.3/16\n",
+	 "policy.conf:2: [dest \"db\"] match: '10.1.2.3/16' has host bits set past /16 (did you mean 10.1.0.0/16?)"},
+	{"[dest \"db\"]\nmatch = fd00::/8:80\n",
+	 "policy.conf:2: [dest \"db\"] match: an IPv6 pattern with a port needs brackets, as in [fd00::]/8:80 or [::1]:6379 (got 'fd00::/8:80')"},
+	{"[dest \"db\"]\nmatch = ::1\nexempt = unix:relative\n",
+	 "policy.conf:3: [dest \"db\"] exempt: bad unix pattern 'unix:relative' (use unix:/absolute/path, unix:/dir/*.sock or unix:@abstract)"},
+	{"[connect]\n[sleep]\n[connect]\n", "policy.conf:3: section [connect] appears twice (first at line 1)"},
+	{"[connect\n", "policy.conf:1: section header without ']'"},
+	{"[connect] x\n", "policy.conf:1: unexpected text after section header"},
+	{"[connect]\nattempts\n", "policy.conf:2: expected 'key = value' or a [section] header"},
+	{"[connect]\nattempts: 3\n", "policy.conf:2: expected 'key = value' or a [section] header"},
+	{"[connect]\n= 3\n", "policy.conf:2: unknown key '' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait)"},
+	{"[global]\nlog = relative.jsonl\n",
+	 "policy.conf:2: [global] log: bad log 'relative.jsonl' (use stderr, fd:N, syslog, off or an absolute file path)"},
+	{"[global]\nseed = -4\n", "policy.conf:2: [global] seed: bad number '-4' (allowed 0..18446744073709551615)"},
+	{"[sleep]\njitter = full\n", "policy.conf:2: [sleep] jitter: bad jitter 'full' (use none or N%, e.g. 50%)"},
+	{"[sleep]\nmode = some\n", "policy.conf:2: [sleep] mode: bad value 'some' (use retry, all or off)"},
+	{"[accept]\nclient_scope = net\n", "policy.conf:2: [accept] client_scope: bad value 'net' (use host or subnet)"},
+	{"[accept]\non_fd_exhaustion = spin\n",
+	 "policy.conf:2: [accept] on_fd_exhaustion: bad value 'spin' (use backoff or off)"},
+	{"[accept]\nmax_per_clients = 3\n",
+	 "policy.conf:2: unknown key 'max_per_clients' in [accept] (did you mean 'max_per_client'?)"},
+	{"[sleep]\nwindw = 1s\n", "policy.conf:2: unknown key 'windw' in [sleep] (did you mean 'window'?)"},
+	{"[connect]\nattempts = 3\x01\n", "policy.conf:2: [connect] attempts: bad number '3\\x01' (allowed 1..1000)"},
+	{"[connect]\nattempts = 3\n\0\n", "policy.conf:3: NUL byte in line; a policy is a text file"},
+};
+
+START_TEST(bad_file_messages)
+{
+	struct bs_error err;
+	const char *text = bad_files[_i].text;
+	/* The NUL case: write the bytes past the embedded NUL too. */
+	if (strstr(bad_files[_i].msg, "NUL byte")) {
+		char dir[] = "/tmp/bs-policy-XXXXXX", path[64];
+		ck_assert_ptr_nonnull(mkdtemp(dir));
+		snprintf(path, sizeof path, "%s/policy.conf", dir);
+		FILE *f = fopen(path, "w");
+		fwrite("[connect]\nattempts = 3\n\0\n", 1, 25, f);
+		fclose(f);
+		struct bs_policy *p;
+		struct bs_load_options o = {.path = path};
+		ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+		unlink(path);
+		rmdir(dir);
+		ck_assert_str_eq(strstr(err.msg, "policy.conf:"), bad_files[_i].msg);
+		return;
+	}
+	ck_assert_str_eq(load_err(text, NULL, &err), bad_files[_i].msg);
+	/* The message starts with the file's full path. */
+	ck_assert_int_eq(strncmp(err.msg, "/tmp/bs-policy-", 15), 0);
+}
+END_TEST
+
+START_TEST(long_lines_are_errors_not_split)
+{
+	char text[600];
+	snprintf(text, sizeof text, "[connect]\nattempts = 3\n; %0*d\n", 197, 0); /* 199 chars: fine */
+	bs_policy_free(load_ok(text, NULL));
+	snprintf(text, sizeof text, "[connect]\nattempts = 3\n; %0*d\n", 198, 0);
+	struct bs_error err;
+	ck_assert_str_eq(load_err(text, NULL, &err), "policy.conf:3: line longer than 199 characters");
+	snprintf(text, sizeof text, "[connect]\nretry_on = %0*d\n", 500, 0);
+	ck_assert_str_eq(load_err(text, NULL, &err), "policy.conf:2: line longer than 199 characters");
+}
+END_TEST
+
+START_TEST(indented_line_is_not_a_continuation)
+{
+	/* inih would read an indented line as more of the previous value. */
+	struct bs_policy *p = load_ok("[connect]\nattempts = 3\n    base = 200ms\n", NULL);
+	ck_assert_uint_eq(p->rules[0].attempts, 3);
+	ck_assert_uint_eq(p->rules[0].backoff.base, 200 * BS_MS);
+	bs_policy_free(p);
+}
+END_TEST
+
+START_TEST(missing_and_unreadable_files)
+{
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.path = "/nonexistent/policy.conf"};
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_str_eq(err.msg, "/nonexistent/policy.conf: cannot open: No such file or directory");
+	ck_assert_ptr_null(p);
+	o.path = "/tmp";
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_str_eq(err.msg, "/tmp: cannot read: Is a directory");
+}
+END_TEST
+
+START_TEST(empty_file_is_the_builtin_policy)
+{
+	struct bs_policy *p = load_ok("", NULL);
+	ck_assert_uint_eq(p->n_rules, 1);
+	ck_assert_uint_eq(p->rules[0].attempts, 5);
+	ck_assert_ptr_nonnull(strstr(p->source, "policy.conf"));
+	bs_policy_free(p);
+}
+END_TEST
+
+/* ---- the environment ---- */
+
+START_TEST(env_overrides_file)
+{
+	char *env[] = {"BACKSTOP_CONNECT_DEADLINE=3s", "BACKSTOP_SLEEP_MODE=off",
+		       "BACKSTOP_ACCEPT_MAX_PER_CLIENT=3", "BACKSTOP_GLOBAL_LOG=fd:9",
+		       "BACKSTOP_SEED=12345", "BACKSTOP_CONNECT_RETRY_ON=ECONNRESET,EPIPE",
+		       "PATH=/bin", "BACKSTOP_TEST_ANYTHING=whatever", NULL};
+	struct bs_policy *p = load_ok("[connect]\ndeadline = 20s\nattempts = 2\n"
+				      "[dest \"db\"]\nmatch = ::1\n", env);
+	ck_assert_uint_eq(p->rules[0].deadline, 3 * BS_SEC);
+	ck_assert_uint_eq(p->rules[0].attempts, 2);
+	ck_assert_uint_eq(p->rules[1].deadline, 3 * BS_SEC); /* inherits the override */
+	ck_assert_int_eq(p->sleep.mode, BS_SLEEP_OFF);
+	ck_assert_uint_eq(p->accept.max_per_client, 3);
+	ck_assert_int_eq(p->global.log_kind, BS_LOG_FD);
+	ck_assert_int_eq(p->global.log_fd, 9);
+	ck_assert_uint_eq(p->global.seed, 12345);
+	ck_assert(bs_errset_has(&p->rules[0].retry_on, EPIPE));
+	ck_assert(!bs_errset_has(&p->rules[0].retry_on, ECONNREFUSED));
+	ck_assert_ptr_nonnull(strstr(p->source, "policy.conf+env"));
+	bs_policy_free(p);
+}
+END_TEST
+
+START_TEST(env_dest_rules)
+{
+	char *env[] = {"BACKSTOP_DEST_DB_MAIN_MAX_CONNS=20", "BACKSTOP_DEST_DB_MAIN_ATTEMPT_TIMEOUT=1s",
+		       "BACKSTOP_DEST_CACHE_ATTEMPTS=2", "BACKSTOP_DEST_CACHE_MATCH=unix:@cache [::1]:6379",
+		       NULL};
+	struct bs_policy *p = load_ok("[dest \"db-main\"]\nmatch = 10.1.0.0/16\n", env);
+	const struct bs_rule *db = rule_named(p, "db-main");
+	ck_assert_uint_eq(db->max_conns, 20);
+	ck_assert_uint_eq(db->attempt_timeout, BS_SEC);
+	ck_assert(p->any_caps);
+	const struct bs_rule *cache = rule_named(p, "cache");
+	ck_assert_uint_eq(cache->attempts, 2);
+	ck_assert_uint_eq(cache->n_match, 2);
+	ck_assert_uint_eq(cache->deadline, 10 * BS_SEC);
+	bs_policy_free(p);
+}
+END_TEST
+
+START_TEST(env_errors)
+{
+	static const struct {
+		const char *var, *msg;
+	} cases[] = {
+		{"BACKSTOP_CONECT_DEADLINE=1s", "BACKSTOP_CONECT_DEADLINE: unknown variable (did you mean BACKSTOP_CONNECT_DEADLINE?)"},
+		{"BACKSTOP_CONNECT_DEADLINE=x", "BACKSTOP_CONNECT_DEADLINE: bad duration 'x' (use e.g. 250ms, 2s, 1m)"},
+		{"BACKSTOP_CONNECT_DEADLINE=", "BACKSTOP_CONNECT_DEADLINE: bad duration '' (use e.g. 250ms, 2s, 1m)"},
+		{"BACKSTOP_SEED=abc", "BACKSTOP_SEED: bad number 'abc' (allowed 0..18446744073709551615)"},
+		{"BACKSTOP_WHATEVER=1", "BACKSTOP_WHATEVER: unknown variable (backstop reads BACKSTOP_POLICY, BACKSTOP_LOG, "
+		 "BACKSTOP_SEED, BACKSTOP_<SECTION>_<KEY> and BACKSTOP_DEST_<NAME>_<KEY>; see docs/policy.md)"},
+		{"BACKSTOP_CONNECT_MATCH=::1", NULL},
+		{"BACKSTOP_DEST_NOPE_MAX_CONNS=3", "BACKSTOP_DEST_NOPE_MAX_CONNS: no [dest] rule is named NOPE (to create one "
+		 "from the environment, set BACKSTOP_DEST_NOPE_MATCH too)"},
+		{"BACKSTOP_DEST_DB_MAXCONNS=3", NULL},
+		{"BACKSTOP_DEST_db_MAX_CONNS=3", "BACKSTOP_DEST_db_MAX_CONNS: the rule name must be written upper-case, with '_' "
+		 "for '-' and '.' (a rule \"db-main\" is BACKSTOP_DEST_DB_MAIN_...)"},
+		{"BACKSTOP_DEST_DB_MATCH=10.1.2.3/8", "BACKSTOP_DEST_DB_MATCH: '10.1.2.3/8' has host bits set past /8 (did you mean 10.0.0.0/8?)"},
+		{"BACKSTOP_SLEEP_JITTER=full", "BACKSTOP_SLEEP_JITTER: bad jitter 'full' (use none or N%, e.g. 50%)"},
+		{"BACKSTOP_POLICY=", "BACKSTOP_POLICY: empty (set it to a policy file, or unset it for the built-in policy)"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char *env[] = {(char *)cases[i].var, NULL};
+		struct bs_policy *p;
+		struct bs_error err;
+		struct bs_load_options o = {.envp = env};
+		ck_assert_msg(bs_policy_load(&o, &p, &err) == -1, "%s accepted", cases[i].var);
+		if (cases[i].msg)
+			ck_assert_str_eq(err.msg, cases[i].msg);
+		/* Whatever the text, the variable is named first. */
+		size_t name_len = strcspn(cases[i].var, "=");
+		ck_assert_int_eq(strncmp(err.msg, cases[i].var, name_len), 0);
+		ck_assert_int_eq(err.msg[name_len], ':');
+	}
+}
+END_TEST
+
+START_TEST(env_short_and_long_forms_conflict)
+{
+	char *env[] = {"BACKSTOP_LOG=off", "BACKSTOP_GLOBAL_LOG=stderr", NULL};
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.envp = env};
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_str_eq(err.msg, "BACKSTOP_GLOBAL_LOG: BACKSTOP_LOG is set too; set only one of them");
+}
+END_TEST
+
+START_TEST(env_ambiguous_dest_names)
+{
+	char *env[] = {"BACKSTOP_DEST_A_B_ATTEMPTS=2", NULL};
+	struct bs_error err;
+	ck_assert_str_eq(load_err("[dest \"a-b\"]\nmatch = ::1\n[dest \"a.b\"]\nmatch = ::2\n", env, &err),
+			 "BACKSTOP_DEST_A_B_ATTEMPTS: two [dest] rules have names that both read A_B here; rename one");
+}
+END_TEST
+
+START_TEST(secure_mode_ignores_env)
+{
+	char *env[] = {"BACKSTOP_CONNECT_DEADLINE=3s", "BACKSTOP_CONECT_TYPO=1",
+		       "BACKSTOP_POLICY=/nonexistent", NULL};
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.envp = env, .secure = true};
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), 0);
+	ck_assert_uint_eq(p->rules[0].deadline, 10 * BS_SEC);
+	ck_assert_str_eq(p->source, "built-in");
+	bs_policy_free(p);
+}
+END_TEST
+
+START_TEST(backstop_policy_names_the_file)
+{
+	char dir[] = "/tmp/bs-policy-XXXXXX", path[64], var[96];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/from-env.conf", dir);
+	FILE *f = fopen(path, "w");
+	fputs("[connect]\nattempts = 8\n", f);
+	fclose(f);
+	snprintf(var, sizeof var, "BACKSTOP_POLICY=%s", path);
+	char *env[] = {var, NULL};
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.envp = env};
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), 0);
+	ck_assert_uint_eq(p->rules[0].attempts, 8);
+	ck_assert_str_eq(p->source, path); /* choosing the file is not an override */
+	bs_policy_free(p);
+	/* An explicit path wins over BACKSTOP_POLICY. */
+	o.path = "/nonexistent.conf";
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/nonexistent.conf: cannot open"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* ---- describe ---- */
+
+static char *describe(const struct bs_policy *p)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	bs_policy_describe(p, f);
+	fclose(f);
+	return buf;
+}
+
+/* The line for `setting`, with its origin after "# ". */
+static void assert_line(const char *text, const char *setting, const char *origin)
+{
+	char want[256];
+	snprintf(want, sizeof want, "\n%s ", setting);
+	const char *line = strstr(text, want);
+	ck_assert_msg(line, "no line '%s' in:\n%s", setting, text);
+	const char *end = strchr(line + 1, '\n');
+	const char *hash = strstr(line, "# ");
+	ck_assert_msg(hash && hash < end, "no origin on '%s'", setting);
+	ck_assert_msg(strncmp(hash + 2, origin, strlen(origin)) == 0 &&
+			      hash + 2 + strlen(origin) == end,
+		      "'%s': origin '%.*s', want '%s'", setting, (int)(end - hash - 2), hash + 2, origin);
+}
+
+START_TEST(describe_shows_origins)
+{
+	char *env[] = {"BACKSTOP_CONNECT_DEADLINE=3s", "BACKSTOP_DEST_DB_CAP_WAIT=1s", "BACKSTOP_LOG=off", NULL};
+	struct bs_policy *p = load_ok("[connect]\nattempts = 3\n[dest \"db\"]\nmatch = 10.1.0.0/16:5432\n"
+				      "match = [::1]:5432\nmax_conns = 20\n", env);
+	char *text = describe(p);
+	ck_assert_ptr_nonnull(strstr(text, "policy.conf+env, 1 dest rule\n"));
+	assert_line(text, "global.log = off", "BACKSTOP_LOG");
+	assert_line(text, "global.seed = 0", "default");
+	char file_line[96]; /* "<file>:2", its last digit changed below */
+	snprintf(file_line, sizeof file_line, "%.*s:2", (int)(strstr(p->source, "+env") - p->source), p->source);
+	assert_line(text, "connect.attempts = 3", file_line);
+	assert_line(text, "connect.deadline = 3s", "BACKSTOP_CONNECT_DEADLINE");
+	assert_line(text, "connect.base = 100ms", "default");
+	file_line[strlen(file_line) - 1] = '6';
+	assert_line(text, "dest \"db\".max_conns = 20", file_line);
+	file_line[strlen(file_line) - 1] = '4';
+	assert_line(text, "dest \"db\".match = 10.1.0.0/16:5432 [::1]:5432", file_line);
+	assert_line(text, "dest \"db\".cap_wait = 1s", "BACKSTOP_DEST_DB_CAP_WAIT");
+	assert_line(text, "dest \"db\".deadline = 3s", "inherited: BACKSTOP_CONNECT_DEADLINE");
+	file_line[strlen(file_line) - 1] = '2';
+	char inherited[128];
+	snprintf(inherited, sizeof inherited, "inherited: %s", file_line);
+	assert_line(text, "dest \"db\".attempts = 3", inherited);
+	assert_line(text, "dest \"db\".exempt =", "default");
+	assert_line(text, "connect.retry_on = ENOENT EAGAIN ENETUNREACH ETIMEDOUT ECONNREFUSED EHOSTUNREACH", "default");
+	assert_line(text, "sleep.jitter = 50%", "default");
+	assert_line(text, "accept.exempt =", "default");
+	/* [connect] has no match/exempt lines. */
+	ck_assert_ptr_null(strstr(text, "connect.match"));
+	free(text);
+	bs_policy_free(p);
+}
+END_TEST
+
+/* Keep "section.key = value" of every line, drop "# origin". */
+static void strip_origins(char *text)
+{
+	char *out = text;
+	for (char *in = text; *in;) {
+		char *end = strchr(in, '\n');
+		char *hash = strstr(in, "# ");
+		char *stop = hash && hash < end && hash != in ? hash : end;
+		while (stop > in && stop[-1] == ' ')
+			stop--;
+		memmove(out, in, (size_t)(stop - in));
+		out += stop - in;
+		*out++ = '\n';
+		in = end + 1;
+	}
+	*out = '\0';
+}
+
+/* What describe prints loads back to the same settings. */
+START_TEST(describe_reads_back)
+{
+	struct bs_policy *p = load_ok(every_key, NULL);
+	char *text = describe(p);
+	/* Turn "section.key = value  # origin" into INI. */
+	char *ini = calloc(1, strlen(text) * 2 + 64);
+	char section[96] = "";
+	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		if (line[0] == '#')
+			continue;
+		char *hash = strstr(line, "  # ");
+		*hash = '\0';
+		char *dot = line[0] == 'd' ? strchr(strchr(line + 6, '"'), '.') : strchr(line, '.');
+		*dot = '\0';
+		if (strcmp(section, line) != 0) {
+			snprintf(section, sizeof section, "%s", line);
+			sprintf(ini + strlen(ini), "[%s]\n", line);
+		}
+		char *eq = strstr(dot + 1, " = ");
+		if (eq[3] == ' ' || eq[3] == '\0')
+			continue; /* an empty list */
+		sprintf(ini + strlen(ini), "%s\n", dot + 1);
+	}
+	struct bs_policy *q = load_ok(ini, NULL);
+	char *again = describe(q);
+	char *first = describe(p);
+	/* The same settings; only the origins differ. */
+	strip_origins(first);
+	strip_origins(again);
+	ck_assert_str_eq(strchr(again, '\n'), strchr(first, '\n'));
+	ck_assert_uint_eq(q->n_rules, p->n_rules);
+	ck_assert_uint_eq(q->rules[1].n_match, 3);
+	ck_assert_uint_eq(q->accept.n_exempt, 2);
+	ck_assert_uint_eq(q->rules[0].attempts, 7);
+	ck_assert_int_eq(q->rules[1].backoff.jitter.kind, BS_JITTER_DECORRELATED);
+	ck_assert_int_eq(q->sleep.mode, BS_SLEEP_ALL);
+	free(first);
+	free(again);
+	free(ini);
+	free(text);
+	bs_policy_free(q);
+	bs_policy_free(p);
+}
+END_TEST
+
+/* ---- scale ---- */
+
+#define MANY 100000
+
+START_TEST(hundred_thousand_rules)
+{
+	char dir[] = "/tmp/bs-policy-XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/big.conf", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("[connect]\nattempts = 2\n", f);
+	/* Rule i: a.b.c.0/24 with a port for even i, plus a v6 /64 and a unix path. */
+	for (unsigned i = 0; i < MANY; i++) {
+		fprintf(f, "[dest \"r%u\"]\nmatch = %u.%u.%u.0/24%s [fd00:%x:%x::]/64 unix:/run/r%u.sock\n", i,
+			10 + i / 65536, i / 256 % 256, i % 256, i % 2 ? "" : ":5432", i >> 16, i & 0xffff, i);
+		if (i % 1000 == 0)
+			fprintf(f, "max_conns = %u\n", i + 1);
+	}
+	fclose(f);
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.path = path};
+	ck_assert_msg(bs_policy_load(&o, &p, &err) == 0, "%s", err.msg);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_uint_eq(p->n_rules, MANY + 1);
+	ck_assert(p->any_caps);
+	for (unsigned i = 0; i < MANY; i += 997) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(5432)};
+		in.sin_addr.s_addr = htonl((10 + i / 65536) << 24 | (i / 256 % 256) << 16 | (i % 256) << 8 | 7);
+		const struct bs_rule *r = bs_policy_match(p, (struct sockaddr *)&in, sizeof in);
+		ck_assert_uint_eq(r->index, i + 1);
+		ck_assert_uint_eq(r->attempts, 2);
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+		in6.sin6_addr.s6_addr[0] = 0xfd;
+		in6.sin6_addr.s6_addr[3] = (uint8_t)(i >> 16);
+		in6.sin6_addr.s6_addr[4] = (uint8_t)(i >> 8);
+		in6.sin6_addr.s6_addr[5] = (uint8_t)i;
+		in6.sin6_addr.s6_addr[15] = 1;
+		ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&in6, sizeof in6)->index, i + 1);
+		struct sockaddr_un un = {.sun_family = AF_UNIX};
+		int n = snprintf(un.sun_path, sizeof un.sun_path, "/run/r%u.sock", i);
+		ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&un,
+						  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1))->index,
+				  i + 1);
+	}
+	struct sockaddr_in miss = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0c000001)};
+	ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&miss, sizeof miss)->index, 0);
+	bs_policy_free(p);
+}
+END_TEST
+
+BS_SUITE(policy_suite)
+{
+	Suite *s = suite_create("policy");
+	TCase *tc = tcase_create("file");
+	tcase_add_test(tc, builtin_defaults);
+	tcase_add_test(tc, every_key_is_read);
+	tcase_add_test(tc, dest_inherits_connect_written_after_it);
+	tcase_add_loop_test(tc, bad_file_messages, 0, (int)(sizeof bad_files / sizeof bad_files[0]));
+	tcase_add_test(tc, long_lines_are_errors_not_split);
+	tcase_add_test(tc, indented_line_is_not_a_continuation);
+	tcase_add_test(tc, missing_and_unreadable_files);
+	tcase_add_test(tc, empty_file_is_the_builtin_policy);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("env");
+	tcase_add_test(tc, env_overrides_file);
+	tcase_add_test(tc, env_dest_rules);
+	tcase_add_test(tc, env_errors);
+	tcase_add_test(tc, env_short_and_long_forms_conflict);
+	tcase_add_test(tc, env_ambiguous_dest_names);
+	tcase_add_test(tc, secure_mode_ignores_env);
+	tcase_add_test(tc, backstop_policy_names_the_file);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("describe");
+	tcase_add_test(tc, describe_shows_origins);
+	tcase_add_test(tc, describe_reads_back);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("scale");
+	tcase_set_timeout(tc, 120); /* a bound on quadratic work, not a measurement */
+	tcase_add_test(tc, hundred_thousand_rules);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -15,10 +15,15 @@
  * random numbers and no loop; when it fails, the loop starts by replaying
  * its result instead of connecting again.
  *
- * Only stream sockets are managed. Whether a socket is one is asked
- * (SO_TYPE) only when it matters: when a cap or io_timeout applies, and
- * when the first attempt failed. A datagram connect that fails is returned
- * as it is. */
+ * The success path costs three system calls (get, set and restore
+ * SO_SNDTIMEO). The rest is asked only when it matters: the program's
+ * O_NONBLOCK (F_GETFL) when the first attempt did not succeed at once, or
+ * when a cap or io_timeout applies. A nonblocking socket ignores
+ * SO_SNDTIMEO, so its first attempt is exactly the program's own connect,
+ * and under `nonblocking = pass` its result is returned as it is. Likewise
+ * only stream sockets are managed, and SO_TYPE is asked only when a cap or
+ * io_timeout applies or the first attempt failed; a datagram connect that
+ * fails is returned as it is. */
 #include "preload/outbound.h"
 
 #include <errno.h>
@@ -39,8 +44,9 @@ struct outbound {
 	int fd;
 	const struct sockaddr *sa;
 	socklen_t len;
-	bool nonblocking;
-	signed char stream;           /* -1: not asked yet */
+	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
+	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
+	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	bool replay;                  /* the loop's next attempt is the first one */
@@ -57,6 +63,15 @@ static bool is_stream(struct outbound *o)
 			    type == SOCK_STREAM;
 	}
 	return o->stream;
+}
+
+static bool nonblocking(struct outbound *o)
+{
+	if (o->nonblocking < 0) {
+		int flags = BS_REAL(fcntl)(o->fd, F_GETFL);
+		o->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
+	}
+	return o->nonblocking;
 }
 
 static const char *dest_of(struct outbound *o)
@@ -102,7 +117,8 @@ static void abort_attempt(const struct outbound *o)
 	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
 }
 
-static int attempt_blocking(struct outbound *o, bs_ns bound)
+/* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. */
+static int connect_bounded(struct outbound *o, bs_ns bound)
 {
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
@@ -110,9 +126,12 @@ static int attempt_blocking(struct outbound *o, bs_ns bound)
 	if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
 		return errno;
 	o->timeout_replaced = true;
-	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
-		return 0;
-	int err = errno;
+	return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+}
+
+/* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
+static int blocking_outcome(const struct outbound *o, int err)
+{
 	if (err == EINPROGRESS || (err == EAGAIN && o->sa->sa_family == AF_UNIX)) {
 		abort_attempt(o);
 		return ETIMEDOUT;
@@ -120,12 +139,9 @@ static int attempt_blocking(struct outbound *o, bs_ns bound)
 	return err;
 }
 
-static int attempt_nonblocking(struct outbound *o, bs_ns bound)
+/* Wait, within the bound, for a nonblocking connect in progress. */
+static int finish_nonblocking(const struct outbound *o, bs_ns bound)
 {
-	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
-		return 0;
-	if (errno != EINPROGRESS)
-		return errno;
 	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
 	struct timespec ts = ns_timespec(bound);
 	int ready = ppoll(&p, 1, &ts, NULL);
@@ -142,6 +158,29 @@ static int attempt_nonblocking(struct outbound *o, bs_ns bound)
 	return err;
 }
 
+static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
+{
+	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
+		return 0;
+	return errno == EINPROGRESS ? finish_nonblocking(o, bound) : errno;
+}
+
+/* The first attempt, made before the program's O_NONBLOCK is known (see
+ * the top of this file). */
+static int attempt_first(struct outbound *o, bs_ns bound)
+{
+	int err = connect_bounded(o, bound);
+	if (err == 0)
+		return 0;
+	if (!nonblocking(o))
+		return blocking_outcome(o, err);
+	if (o->rule->nonblocking == BS_NB_PASS) {
+		o->passed = true;
+		return err;
+	}
+	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
+}
+
 static int attempt_io(void *ctx, bs_ns bound)
 {
 	struct outbound *o = ctx;
@@ -149,7 +188,8 @@ static int attempt_io(void *ctx, bs_ns bound)
 		o->replay = false;
 		return o->first_err;
 	}
-	return o->nonblocking ? attempt_nonblocking(o, bound) : attempt_blocking(o, bound);
+	return nonblocking(o) ? attempt_nonblocking(o, bound)
+			      : blocking_outcome(o, connect_bounded(o, bound));
 }
 
 /* The backoff pause. A signal handler that runs ends it with EINTR, which
@@ -177,12 +217,14 @@ static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
 	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, dest_of(o),
-				 !o->nonblocking, deadline_at, slot, waited);
+				 !nonblocking(o), deadline_at, slot, waited);
 }
 
 /* The socket keeps the slot when it connected or is connecting. */
 static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
 {
+	if (slot == BS_CAP_NONE)
+		return;
 	if (keep)
 		bs_outcap_commit(o->fd, slot);
 	else
@@ -231,22 +273,6 @@ static void note_pass(struct outbound *o)
 	bs_line_emit(&line, &o->rt->log);
 }
 
-/* One real connect, left to the program to complete; a cap still applies,
- * without waiting. Returns 0 or the errno. */
-static int connect_pass(struct outbound *o)
-{
-	uint32_t slot;
-	bool waited;
-	int err = acquire_slot(o, 0, &slot, &waited);
-	if (err != 0)
-		return err;
-	err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-	settle_slot(o, slot, err == 0 || err == EINPROGRESS);
-	if (err != 0)
-		note_pass(o);
-	return err;
-}
-
 /* ---- managed: attempts with retries -------------------------------------- */
 
 static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_err)
@@ -286,10 +312,14 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	err = bound != 0 ? attempt_io(o, bound) : ETIMEDOUT;
-	if ((err != 0 && is_stream(o)) || waited)
+	err = bound != 0 ? attempt_first(o, bound) : ETIMEDOUT;
+	if (o->passed) {
+		if (err != 0)
+			note_pass(o);
+	} else if ((err != 0 && is_stream(o)) || waited) {
 		err = retry_loop(o, start, waited, err);
-	settle_slot(o, slot, err == 0);
+	}
+	settle_slot(o, slot, err == 0 || (o->passed && err == EINPROGRESS));
 	return err;
 }
 
@@ -299,29 +329,31 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
 	const struct bs_rule *rule = bs_policy_match(rt->policy, sa, len);
-	int flags = rule != NULL && !rule->passthrough ? BS_REAL(fcntl)(fd, F_GETFL) : -1;
-	if (flags < 0) /* passthrough, or not a descriptor: libc says so */
+	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
 
-	struct outbound o = {
-		.rt = rt, .rule = rule, .fd = fd, .sa = sa, .len = len,
-		.nonblocking = (flags & O_NONBLOCK) != 0, .stream = -1,
-	};
-	int err;
-	if (o.nonblocking && rule->nonblocking == BS_NB_PASS) {
-		err = connect_pass(&o);
-	} else {
-		socklen_t tl = sizeof o.program_timeout;
-		if (!o.nonblocking && getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO,
-						 &o.program_timeout, &tl) != 0)
-			return BS_REAL(connect)(fd, sa, len); /* not a socket */
-		err = connect_managed(&o, start);
-		if (o.timeout_replaced)
-			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
-				   sizeof o.program_timeout);
-		if (err == 0 && !o.nonblocking && rule->io_timeout != 0 && is_stream(&o))
-			bs_apply_io_timeout(fd, rule->io_timeout);
-	}
+	struct outbound o; /* field by field: dest is large and needs no zeroing */
+	o.rt = rt;
+	o.rule = rule;
+	o.fd = fd;
+	o.sa = sa;
+	o.len = len;
+	o.nonblocking = -1;
+	o.stream = -1;
+	o.passed = false;
+	o.timeout_replaced = false;
+	o.replay = false;
+	o.dest[0] = '\0';
+
+	socklen_t tl = sizeof o.program_timeout;
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
+		return BS_REAL(connect)(fd, sa, len); /* not a socket: libc says so */
+	int err = connect_managed(&o, start);
+	if (o.timeout_replaced)
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
+			   sizeof o.program_timeout);
+	if (err == 0 && rule->io_timeout != 0 && is_stream(&o) && !nonblocking(&o))
+		bs_apply_io_timeout(fd, rule->io_timeout);
 	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);
 	errno = err != 0 ? err : entry_errno;
 	return err != 0 ? -1 : 0;

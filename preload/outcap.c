@@ -20,12 +20,10 @@ static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_ru
 	bs_line_emit(&line, &rt->log);
 }
 
-/* When a wait for a slot ends: cap_wait from now, but never past the
- * call's own deadline. cap_wait = 0 leaves the deadline alone. */
+/* When a wait for a slot ends: cap_wait from now (0: no wait at all),
+ * but never past the call's own deadline. */
 static bs_ns wait_until(const struct bs_rule *rule, bs_ns deadline_at)
 {
-	if (rule->cap_wait == 0)
-		return deadline_at;
 	bs_ns until = bs_now() + rule->cap_wait;
 	return until < deadline_at ? until : deadline_at;
 }

@@ -79,10 +79,13 @@ static int dial(int nonblock, int *err)
 	return -1;
 }
 
+static pthread_barrier_t start;
+
 static void *run(void *arg)
 {
 	(void)arg;
 	int err;
+	pthread_barrier_wait(&start); /* all threads dial at once */
 	if (strcmp(mode, "byte") == 0) {
 		int fd = dial(0, &err);
 		char b;
@@ -114,8 +117,10 @@ static void *run(void *arg)
 	return NULL;
 }
 
+/* Start threads from..to-1; they dial together once all exist. */
 static void spawn(pthread_t *t, long from, long to)
 {
+	pthread_barrier_init(&start, NULL, (unsigned)(to - from));
 	for (long i = from; i < to; i++)
 		if (pthread_create(&t[i], NULL, run, (void *)i) != 0) {
 			perror("pthread_create");
@@ -127,6 +132,7 @@ static void join(pthread_t *t, long from, long to)
 {
 	for (long i = from; i < to; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&start);
 }
 
 /* churn's final check: CAP+1 connections kept open at once. */

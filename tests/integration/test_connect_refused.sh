@@ -9,7 +9,7 @@ PORT=$(free_port) # nobody listens there: every attempt is refused
 client() { # LOG POLICY...
 	local log=$1
 	shift
-	env "$@" BACKSTOP_LOG="$log" BACKSTOP_SEED=3 LD_PRELOAD="$BS_PRELOAD" \
+	env BACKSTOP_SEED=3 "$@" BACKSTOP_LOG="$log" LD_PRELOAD="$BS_PRELOAD" \
 		"$BS_HELPERS/conn_client" "127.0.0.1:$PORT" || true
 }
 
@@ -53,3 +53,16 @@ assert_grep '^result=ECONNREFUSED ' <(echo "$out") "deadline: errno (the last re
 assert_log_valid "$log"
 assert_eq "$(count_lines '"event":"connect.giveup".*"reason":"deadline"' "$log")" 1 "deadline: giveup"
 note "deadline: sleeps sum to $(delays "$log" 1000) ms"
+
+# BACKSTOP_SEED makes the jitter of a run reproducible: the same seed gives
+# the same delays, another seed other delays.
+schedule() { # SEED
+	local log="$BS_TMP/seed$1-$RANDOM.jsonl"
+	client "$log" BACKSTOP_SEED="$1" BACKSTOP_CONNECT_ATTEMPTS=4 BACKSTOP_CONNECT_BASE=5ms \
+		BACKSTOP_CONNECT_MAX_DELAY=20ms >/dev/null
+	grep -o '"delay_ms":[0-9.]*' "$log" | tr '\n' ' '
+}
+first=$(schedule 11)
+[ -n "$first" ] || fail "seeded run logged no delays"
+assert_eq "$(schedule 11)" "$first" "delays of two runs with one seed"
+[ "$(schedule 12)" != "$first" ] || fail "another seed gave the same delays: $first"

@@ -70,7 +70,7 @@ struct bs_pattern {
 	uint8_t prefix;     /* CIDR prefix length (0..32 or 0..128) */
 	uint16_t port;      /* host byte order; 0 = any port */
 	uint8_t addr[16];   /* network byte order; IPv4 uses the first 4 */
-	char *glob;         /* AF_UNIX: fnmatch(3) pattern on the path */
+	char *glob;         /* AF_UNIX: path glob ("@name" abstract); see bs_glob_match */
 };
 
 /* The effective settings for outbound connections to one destination.

@@ -4,12 +4,17 @@
  * same instant, again and again (the thundering herd backstop fixes
  * without touching this code).
  *
- *   legacy_client [--tries N] [--delay-ms MS] [--message TEXT] [--quiet] HOST PORT
+ *   legacy_client [--tries N] [--delay-ms MS] [--message TEXT] [--quiet]
+ *                 [--wait-stdin] HOST PORT
  *
  * Default: 3 tries, sleep(1) between them. On success it sends one line,
  * prints the echoed reply and exits 0; after the last failed try it exits 1.
  * Each failure is reported as one line on stderr with a wall-clock
- * timestamp, so a demo can see when the attempts happened. */
+ * timestamp, so a demo can see when the attempts happened.
+ *
+ * --wait-stdin: read one line from stdin before the first connect, so a
+ * demo or benchmark can start many clients at the same instant (a fleet
+ * whose server just went away). */
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -25,6 +30,7 @@ struct options {
 	long delay_ms; /* < 0: sleep(1), the classic */
 	const char *message;
 	int quiet;
+	int wait_stdin;
 	const char *host;
 	const char *port;
 };
@@ -32,7 +38,7 @@ struct options {
 static void usage(void)
 {
 	fprintf(stderr, "usage: legacy_client [--tries N] [--delay-ms MS] "
-			"[--message TEXT] [--quiet] HOST PORT\n");
+			"[--message TEXT] [--quiet] [--wait-stdin] HOST PORT\n");
 	exit(2);
 }
 
@@ -56,6 +62,8 @@ static struct options parse(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--quiet") == 0)
 			o.quiet = 1;
+		else if (strcmp(a, "--wait-stdin") == 0)
+			o.wait_stdin = 1;
 		else if (i + 1 >= argc)
 			usage();
 		else if (strcmp(a, "--tries") == 0)
@@ -95,6 +103,15 @@ static void report(const struct options *o, const char *fmt, ...)
 	msg[n++] = '\n';
 	if (write(STDERR_FILENO, msg, (size_t)n) < 0)
 		return;
+}
+
+/* One line from stdin, a byte at a time: many clients share one pipe and
+ * each must take exactly one line. */
+static void wait_for_line(void)
+{
+	char c;
+	while (read(STDIN_FILENO, &c, 1) == 1 && c != '\n')
+		;
 }
 
 static void fixed_delay(long delay_ms)
@@ -151,6 +168,8 @@ static int exchange(int fd, const struct options *o, char *reply, size_t cap)
 int main(int argc, char **argv)
 {
 	struct options o = parse(argc, argv);
+	if (o.wait_stdin)
+		wait_for_line();
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai;

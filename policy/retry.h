@@ -43,7 +43,13 @@ struct bs_connect_call {
  * min(attempt_timeout, time left); no pause starts that would end past the
  * deadline. Logs connect.retry / connect.ok / connect.giveup.
  * Returns 0, or the errno the program must see: the last real error, or
- * ETIMEDOUT when the deadline ran out during an attempt, or EINTR. */
+ * ETIMEDOUT when the deadline ran out during an attempt, or EINTR.
+ * A deadline give-up between attempts (the next pause would not end before
+ * the deadline, or a pause ended past it) returns the last attempt's error;
+ * ETIMEDOUT only when that attempt was cut short by the time left, or when
+ * no attempt fitted at all (a cap wait used up the deadline: connect.giveup
+ * then says attempt 0). `attempt` in every line is the 1-based number of the
+ * attempt that just failed or succeeded. */
 int bs_connect_retry(const struct bs_connect_call *call,
 		     const struct bs_connect_io *io);
 

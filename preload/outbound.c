@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/time.h>
@@ -117,16 +118,53 @@ static void abort_attempt(const struct outbound *o)
 	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
 }
 
-/* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. */
+/* Whether the handler that just interrupted this thread asked for its call
+ * to be restarted (SA_RESTART), as the kernel would for a plain connect.
+ * Which signal it was is not known here, so: only when every signal this
+ * thread can receive and catches is SA_RESTART. Runs after EINTR only. */
+static bool handlers_restart(void)
+{
+	sigset_t blocked;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
+		return false;
+	for (int sig = 1; sig < NSIG; sig++) {
+		struct sigaction sa;
+		if (sigismember(&blocked, sig) == 1 || sigaction(sig, NULL, &sa) != 0)
+			continue;
+		bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL :
+			      sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+		if (caught && !(sa.sa_flags & SA_RESTART))
+			return false;
+	}
+	return true;
+}
+
+/* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. A
+ * socket timeout makes connect return EINTR even after an SA_RESTART
+ * handler; a plain blocking connect would have been restarted, so it is
+ * resumed (calling connect again waits for the one in flight, and says
+ * EALREADY if the bound runs out) unless the program set its own timeout. */
 static int connect_bounded(struct outbound *o, bs_ns bound)
 {
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
-	struct timeval tv = ns_timeval(own != 0 ? min_ns(own, bound) : bound);
-	if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-		return errno;
-	o->timeout_replaced = true;
-	return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+	bs_ns end = bs_now() + (own != 0 ? min_ns(own, bound) : bound);
+	bool resumed = false;
+	for (;;) {
+		bs_ns now = bs_now();
+		if (resumed && now >= end)
+			return EINPROGRESS;
+		struct timeval tv = ns_timeval(end > now ? end - now : 1);
+		if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
+			return errno;
+		o->timeout_replaced = true;
+		int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+		if (resumed && err == EALREADY)
+			return EINPROGRESS;
+		if (err != EINTR || own != 0 || !handlers_restart())
+			return err;
+		resumed = true;
+	}
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
@@ -193,12 +231,17 @@ static int attempt_io(void *ctx, bs_ns bound)
 }
 
 /* The backoff pause. A signal handler that runs ends it with EINTR, which
- * connect then returns, as a plain connect interrupted by a signal would. */
+ * connect then returns, as a plain connect interrupted by a signal would;
+ * unless the handler asked for a restart (SA_RESTART), as the kernel would
+ * restart a plain connect: then the pause goes on to its end. */
 static int pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
-	struct timespec ts = ns_timespec(delay);
-	return BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? EINTR : 0;
+	struct timespec end = ns_timespec(bs_now() + delay);
+	while (BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR)
+		if (!handlers_restart())
+			return EINTR;
+	return 0;
 }
 
 static bs_ns now_io(void *ctx)

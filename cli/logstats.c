@@ -190,9 +190,12 @@ static int by_weight(const void *a, const void *b)
 
 void logstats_finish(struct log_summary *sum)
 {
-	qsort(sum->groups, sum->n_groups, sizeof *sum->groups, by_weight);
+	/* No groups or no delays: no array, and qsort(NULL, 0) is undefined. */
+	if (sum->n_groups > 0)
+		qsort(sum->groups, sum->n_groups, sizeof *sum->groups, by_weight);
 	for (size_t i = 0; i < sum->n_groups; i++)
-		qsort(sum->groups[i].delays, sum->groups[i].n_delays, sizeof(double), by_double);
+		if (sum->groups[i].n_delays > 0)
+			qsort(sum->groups[i].delays, sum->groups[i].n_delays, sizeof(double), by_double);
 }
 
 double logstats_percentile(const struct group *g, double p)

@@ -1,0 +1,58 @@
+# Section 1: fast-path overhead (sourced by run.sh).
+
+# Median ns/cycle of plain and preloaded runs, interleaved A B A B, each
+# run in a fresh network namespace. Prints "plain preload".
+time_pairs() { # POLICY
+	local i plain=() pre=()
+	for ((i = 0; i < BENCH_PAIRS; i++)); do
+		plain+=("$(in_netns "$BIN/bench_loop" --cycles "$BENCH_CYCLES" | awk '{ print $2 }')")
+		pre+=("$(in_netns env $(preload_env "$1") "$BIN/bench_loop" --cycles "$BENCH_CYCLES" | awk '{ print $2 }')")
+	done
+	echo "$(printf '%s\n' "${plain[@]}" | median) $(printf '%s\n' "${pre[@]}" | median)"
+}
+
+allocs_per_cycle() { # POLICY
+	in_netns env $(preload_env "$1" "$BIN/bench_malloc_count.so") \
+		"$BIN/bench_loop" --cycles "$BENCH_CYCLES" --allocs | awk '{ print $2 }'
+}
+
+rss_kb() { # ENV...
+	local i
+	for i in 1 2 3; do
+		in_netns env "$@" "$BIN/bench_loop" --rss | awk '{ print $2 }'
+	done | median
+}
+
+overhead_section() {
+	local variants=(default attempt_timeout max_conns max_per_client)
+	local -A file=([default]="" [attempt_timeout]=$(policy_attempt_timeout)
+		[max_conns]=$(policy_max_conns) [max_per_client]=$(policy_max_per_client))
+
+	section "1a. Fast-path overhead, wall clock" \
+		"socket, connect, accept, close, close on loopback; $BENCH_CYCLES cycles per run, $BENCH_PAIRS interleaved pairs (plain, preload), each run in a fresh network namespace; medians. Target: ratio <= 1.02 (default), <= 1.05 (attempt_timeout)."
+	header variant "plain ns/cycle" "backstop ns/cycle" ratio "allocs/cycle"
+	local v t
+	for v in "${variants[@]}"; do
+		t=($(time_pairs "${file[$v]}"))
+		row "$v" "${t[0]}" "${t[1]}" "$(ratio "${t[1]}" "${t[0]}")" "$(allocs_per_cycle "${file[$v]}")"
+	done
+
+	section "1b. Fast-path overhead, instructions (callgrind)" \
+		"Inclusive instructions per call, from runs of $BENCH_CG_CYCLES and $((2 * BENCH_CG_CYCLES)) cycles differenced. nanosleep is a 1 ns sleep after a successful connect (untouched). Target: <= 150 added per connect or accept, <= 40 per close."
+	header variant connect accept close nanosleep "added: connect" accept close nanosleep
+	local base=($(cg_per_call plain "$BENCH_CG_CYCLES" 0))
+	row plain "${base[@]}" - - - -
+	local c
+	for v in "${variants[@]}"; do
+		c=($(cg_per_call "$v" "$BENCH_CG_CYCLES" 0 $(preload_env "${file[$v]}")))
+		row "$v" "${c[@]}" $((c[0] - base[0])) $((c[1] - base[1])) $((c[2] - base[2])) $((c[3] - base[3]))
+	done
+
+	section "1c. Resident memory" \
+		"VmRSS of bench_loop after its warm-up cycles (median of 3), without and with the preload (default policy)."
+	header "plain kB" "backstop kB" "added kB"
+	local a b
+	a=$(rss_kb LD_PRELOAD=)
+	b=$(rss_kb $(preload_env ""))
+	row "$a" "$b" $((b - a))
+}

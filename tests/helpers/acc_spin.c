@@ -96,5 +96,6 @@ int main(int argc, char **argv)
 	}
 	printf("failed %ld ticks %ld accepted %ld recovered %ld\n", failed,
 	       spinning ? ticks : 0, accepted, recovered);
+	free(held);
 	return 0;
 }

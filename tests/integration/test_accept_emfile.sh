@@ -22,10 +22,11 @@ spin() {
 	port=$(await_ready "$ready")
 	python3 -c 'import signal, socket, sys
 held = [socket.create_connection(("127.0.0.1", int(sys.argv[1]))) for _ in range(int(sys.argv[2]))]
-signal.pause()' "$port" $TOTAL &
-	local holder=$!
-	wait "$pid" || { cat "$BS_TMP/$label.err" >&2; fail "$label: server exited $?"; }
+signal.pause()' "$port" $TOTAL >/dev/null 2>&1 &
+	local holder=$! rc=0
+	wait "$pid" || rc=$?
 	kill "$holder"
+	[ $rc -eq 0 ] || { cat "$BS_TMP/$label.err" >&2; fail "$label: server exited $rc"; }
 	cat "$BS_TMP/$label.out"
 }
 

@@ -25,6 +25,7 @@ class Handler(socketserver.BaseRequestHandler):
                 c.sendall(b"freed\n")
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
+    request_queue_size = 64  # the default backlog of 5 drops a 10-connection burst
 srv = Server(("127.0.0.1", 0), Handler)
 with open(sys.argv[1], "w") as ready:
     print(srv.server_address[1], file=ready)

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -78,11 +79,12 @@ static void run_script(const char *script, const char *name)
 	const char *top = env_or("BS_TOP", ".");
 	const char *build = env_or("BS_BUILD", "build");
 	int timeout = atoi(env_or("BS_TEST_TIMEOUT", "300"));
-	char *tmp, *logs, *log, *path;
-	ck_assert(asprintf(&tmp, "%s/test-tmp/%s", build, name) > 0 &&
-		  asprintf(&logs, "%s/test-logs", build) > 0 &&
-		  asprintf(&log, "%s/%s.log", logs, name) > 0 &&
-		  asprintf(&path, "%s/tests/integration/%s", top, script) > 0);
+	char tmp[PATH_MAX], logs[PATH_MAX], log[PATH_MAX], path[PATH_MAX];
+	ck_assert_msg(snprintf(tmp, sizeof tmp, "%s/test-tmp/%s", build, name) < PATH_MAX &&
+			      snprintf(logs, sizeof logs, "%s/test-logs", build) < PATH_MAX &&
+			      snprintf(log, sizeof log, "%s/%s.log", logs, name) < PATH_MAX &&
+			      snprintf(path, sizeof path, "%s/tests/integration/%s", top, script) < PATH_MAX,
+		      "paths too long under %s", build);
 
 	ck_assert_msg(spawn_wait((char *[]){ "rm", "-rf", tmp, NULL }) == 0 &&
 			      spawn_wait((char *[]){ "mkdir", "-p", tmp, logs, NULL }) == 0,

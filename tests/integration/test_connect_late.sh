@@ -64,10 +64,14 @@ run_late python start_listening python3 -c \
 	"import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1]))).close()" "$PORT"
 server_done python
 
-late_server curl
-run_late curl start_listening curl -sS --max-time 120 "http://127.0.0.1:$PORT/"
-server_done curl
-assert_eq "$(cat "$BS_TMP/curl.out")" ok "curl: response body"
+# curl deadlocks in its own setlocale under a preloaded sanitizer runtime,
+# with or without backstop: it runs in the plain build only.
+if [ -z "${BS_SANITIZE:-}" ]; then
+	late_server curl
+	run_late curl start_listening curl -sS --max-time 120 "http://127.0.0.1:$PORT/"
+	server_done curl
+	assert_eq "$(cat "$BS_TMP/curl.out")" ok "curl: response body"
+fi
 
 late_server nc
 run_late nc start_listening nc -z 127.0.0.1 "$PORT"

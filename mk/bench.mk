@@ -25,3 +25,6 @@ $(BENCH_BIN)/bench_%: tests/bench/%.c
 $(BENCH_SHIM): tests/bench/malloc_count.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
+# tests/integration/test_bench_smoke.sh runs the quick version.
+check-run: bench-progs

@@ -14,7 +14,7 @@ cg_inclusive() { # FILE FUNC
 cg_run() { # OUTFILE CYCLES HOLD ENV...
 	local file=$1 cycles=$2 held=$3
 	shift 3
-	ulimit -n $((2 * held + 1024))
+	ulimit -n "$(ulimit -Hn)" # valgrind keeps a few descriptors for itself
 	in_netns env "$@" valgrind --tool=callgrind --callgrind-out-file="$file" \
 		"$BIN/bench_loop" --cycles "$cycles" --warmup 20 --hold "$held" --sleep \
 		>/dev/null 2>"$file.log" || { cat "$file.log" >&2; return 1; }

@@ -33,7 +33,11 @@ herd_plot() { # PNG VARIANT...
 		echo "set terminal pngcairo size 900,$((170 * n + 60)) font ',9'"
 		echo "set output '$png'"
 		echo "set multiplot layout $n,1 title 'Connection attempts (SYNs at the server) per 10 ms, $BENCH_CLIENTS legacy clients; server listens at the dashed line'"
-		echo "set xrange [0:*]; set yrange [0:*]; set ylabel 'SYNs / 10 ms'; set grid ytics"
+		# One scale for every panel, so they compare at a glance.
+		local xmax ymax
+		xmax=$(for v in "$@"; do cat "$OUT/herd/$v/arrivals.dat"; done | sort -g | tail -1 | awk '{ print int($1) + 1 }')
+		ymax=$(for v in "$@"; do cat "$OUT/herd/$v/arrivals.dat"; done | sort -g -k2 | tail -1 | awk '{ print $2 + 5 }')
+		echo "set xrange [0:$xmax]; set yrange [0:$ymax]; set ylabel 'SYNs / 10 ms'; set grid ytics; set key top left"
 		for v in "$@"; do
 			i=$((i + 1))
 			[ $i -eq $n ] && echo "set xlabel 'seconds since the clients were released'"
@@ -55,13 +59,13 @@ herd_section() {
 		[sleep50]=$(preload_env "$(policy_herd_sleep)"))
 	local variants=(none full equal decorrelated sleep50)
 	section "3. Herd" \
-		"$BENCH_CLIENTS legacy clients (blocking connect, fixed sleep(1), 20 tries) released at once; the server binds at once, listens after ${BENCH_OPEN_MS} ms, backlog 8, one accept per 2 ms. Attempts are SYNs seen on lo by a packet socket in the run's own namespace (refused, dropped and accepted ones, retransmissions included). Times in seconds since release; time to success is the server's accept time. Target (full): peak <= 10% of clients; fewer attempts and lower p99 than none."
-	header variant ok "listen at s" attempts "peak /10ms" "peak/clients" "success p50 s" p99 max
+		"$BENCH_CLIENTS legacy clients (blocking connect, fixed sleep(1), 20 tries) released at once; the server binds at once, listens after ${BENCH_OPEN_MS} ms, backlog 8, one accept per 2 ms. Attempts are SYNs seen on lo by a packet socket in the run's own namespace (refused, dropped and accepted ones, retransmissions included). Times in seconds since release; time to success is the server's accept time. Target (full): peak <= 10% of clients (read it after listen: before, every variant starts with the same unjittered first attempt of all clients at once); fewer attempts and lower p99 than none."
+	header variant ok "listen at s" attempts "peak /10ms" "peak/clients" "peak after listen" "/clients" "success p50 s" p99 max
 	local v
 	for v in "${variants[@]}"; do
 		rm -rf "$OUT/herd/$v"
 		in_netns "$BS_TOP/tests/bench/herd_one.sh" "$OUT/herd/$v" "$BENCH_CLIENTS" \
-			"$BENCH_OPEN_MS" direct BACKSTOP_LOG="$OUT/herd/$v.jsonl" ${env[$v]}
+			"$BENCH_OPEN_MS" direct ${env[$v]} BACKSTOP_LOG="$OUT/herd/$v.jsonl"
 		row "$v" "$("$BS_TOP/tests/bench/herd_stats.py" "$OUT/herd/$v" "$BENCH_CLIENTS")"
 	done
 	herd_plot "$OUT/herd.png" "${variants[@]}"

@@ -15,6 +15,7 @@ dir=$1 clients=$2 open_ms=$3 via=$4
 shift 4
 mkdir -p "$dir"
 
+: >"$dir/server.out"
 "$BIN/bench_herd_server" --sniff --open-after-ms "$open_ms" --backlog 8 \
 	--accept-gap-us 2000 --expect "$clients" --out "$dir/events" 0 >"$dir/server.out" &
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
@@ -27,5 +28,9 @@ if [ "$via" = haproxy ]; then
 fi
 env "$@" "$BIN/bench_herd_launch" "$clients" "$BS_HELPERS/legacy_client" \
 	--tries 20 --quiet 127.0.0.1 "$target" >"$dir/launch" 2>"$dir/clients.err"
-# Clients whose request failed never arrive: the EXIT trap stops the
-# server (and haproxy) then.
+# Clients whose request failed never arrive: once the server has opened
+# (so the table can say when), the EXIT trap stops it (and haproxy).
+for ((i = 0; i < 1000; i++)); do # bounded: 10 s
+	grep -q '^listen' "$dir/events" && break
+	sleep 0.01
+done

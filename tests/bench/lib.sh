@@ -42,10 +42,12 @@ policy() { # NAME -> prints the path
 }
 
 # Environment for a run under backstop with the given policy ("" = the
-# built-in default). Logs go to a file per run so they cost the same
-# write as in production and never mix with the tables.
+# built-in default). The log goes to a file (policy.loaded at start-up,
+# nothing on the fast path), never into the tables; a caller may name
+# another file after this.
 preload_env() { # POLICY [EXTRA_PRELOAD]
 	echo "LD_PRELOAD=$BS_LIB${2:+:$2}"
+	echo "BACKSTOP_LOG=$OUT/backstop.jsonl"
 	[ -n "$1" ] && echo "BACKSTOP_POLICY=$1"
 	return 0
 }

@@ -14,7 +14,7 @@ proxy_section() {
 
 	section "4b. Against HAProxy: the server comes back" \
 		"$BENCH_PROXY_CLIENTS legacy clients released at once; the server listens after ${BENCH_OPEN_MS} ms (as in 3). Through HAProxy (no preload) versus direct under backstop with the policy of 4a."
-	header path ok "listen at s" attempts "peak /10ms" "peak/clients" "success p50 s" p99 max
+	header path ok "listen at s" attempts "peak /10ms" "peak/clients" "peak after listen" "/clients" "success p50 s" p99 max
 	local p
 	p=$(policy_like_haproxy)
 	for via in haproxy direct; do
@@ -25,7 +25,7 @@ proxy_section() {
 		else
 			in_netns "$BS_TOP/tests/bench/herd_one.sh" "$OUT/proxy/back-$via" \
 				"$BENCH_PROXY_CLIENTS" "$BENCH_OPEN_MS" direct \
-				BACKSTOP_LOG="$OUT/proxy/back-$via.jsonl" $(preload_env "$p")
+				$(preload_env "$p") BACKSTOP_LOG="$OUT/proxy/back-$via.jsonl"
 		fi
 		row "$via" "$("$BS_TOP/tests/bench/herd_stats.py" "$OUT/proxy/back-$via" "$BENCH_PROXY_CLIENTS")"
 	done

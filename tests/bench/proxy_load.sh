@@ -12,6 +12,7 @@ set -euo pipefail
 dir=$1 via=$2
 mkdir -p "$dir"
 
+: >"$dir/server.out"
 "$BIN/bench_herd_server" --backlog 128 0 >"$dir/server.out" &
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 port=$(bound_port "$dir/server.out")

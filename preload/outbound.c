@@ -33,6 +33,8 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "policy/dest.h"
 #include "policy/retry.h"
@@ -230,18 +232,28 @@ static int attempt_io(void *ctx, bs_ns bound)
 			      : blocking_outcome(o, connect_bounded(o, bound));
 }
 
-/* The backoff pause. A signal handler that runs ends it with EINTR, which
- * connect then returns, as a plain connect interrupted by a signal would;
- * unless the handler asked for a restart (SA_RESTART), as the kernel would
- * restart a plain connect: then the pause goes on to its end. */
+/* The backoff pause: a read from a timerfd, because a blocking read is
+ * restarted by the kernel after a handler installed with SA_RESTART and
+ * ends with EINTR otherwise, where clock_nanosleep (and a futex wait with
+ * a timeout) always ends with EINTR. So the program's SA_RESTART choice
+ * decides, as for a plain blocking connect: a restarting handler lets the
+ * retries go on, any other makes connect return -1/EINTR. Without a
+ * descriptor to spare, clock_nanosleep it is. */
 static int pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
-	struct timespec end = ns_timespec(bs_now() + delay);
-	while (BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, TIMER_ABSTIME, &end, NULL) == EINTR)
-		if (!handlers_restart())
-			return EINTR;
-	return 0;
+	struct timespec ts = ns_timespec(delay);
+	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	if (tfd < 0)
+		return BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? EINTR : 0;
+	struct itimerspec timer = { .it_value = ts };
+	uint64_t expirations;
+	int err = 0;
+	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
+	    read(tfd, &expirations, sizeof expirations) < 0)
+		err = errno;
+	BS_REAL(close)(tfd);
+	return err == EINTR ? EINTR : 0;
 }
 
 static bs_ns now_io(void *ctx)

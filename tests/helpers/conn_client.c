@@ -7,8 +7,8 @@
  * SO_SNDTIMEO to MS first. -e: set errno to ERRNO before connect (to see
  * it survive a success). -2: connect a second time and report that one
  * (EISCONN). -w: use an AF_INET6 socket for an AF_INET address
- * (EAFNOSUPPORT). -i: handle SIGUSR1 without SA_RESTART and print our pid
- * first, so a test can interrupt the call.
+ * (EAFNOSUPPORT). -i: handle SIGUSR1 without SA_RESTART and SIGUSR2 with
+ * it, and print our pid first, so a test can interrupt the call.
  *
  * Prints one line: "result=ok|ENAME errno_kept=yes|no flags_kept=yes|no
  * sndtimeo_kept=yes|no signals=N". Exit 0 when connect succeeded. */
@@ -100,8 +100,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (interruptible) {
-		struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART */
-		sigaction(SIGUSR1, &sa, NULL);
+		struct sigaction plain = { .sa_handler = on_signal };
+		struct sigaction restarting = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+		sigaction(SIGUSR1, &plain, NULL);
+		sigaction(SIGUSR2, &restarting, NULL);
 		printf("pid=%d\n", getpid());
 		fflush(stdout);
 	}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# A signal during a backoff sleep: connect returns -1/EINTR, as a plain
-# connect interrupted by a handler installed without SA_RESTART would, and
-# the handler ran once. The signal is sent once the log shows the retry
-# (the sleep after it is 30s long, so the signal lands inside it).
+# A signal during a backoff sleep: after a handler installed without
+# SA_RESTART connect returns -1/EINTR, as a plain connect would; after one
+# with SA_RESTART the retries go on, as the kernel would restart a plain
+# connect. Signals are sent once the log shows the retry they must follow
+# (the sleep after it is long, so the signal lands inside it).
 . "$BS_TOP/tests/integration/lib.sh"
 
 PORT=$(free_port) pipe="$BS_TMP/log.pipe" log="$BS_TMP/log.jsonl"
@@ -21,3 +22,24 @@ wait "$client" && fail "connect succeeded"
 assert_grep '^result=EINTR .*signals=1' "$BS_TMP/client.out" "errno after the signal"
 assert_log_valid "$log"
 assert_eq "$(count_lines '"event":"connect.giveup".*"errno":"EINTR"' "$log")" 1 "giveup line"
+
+# SIGUSR2's handler has SA_RESTART: the sleep goes on and attempt 2 happens;
+# only then does SIGUSR1 (no SA_RESTART) end the call, at attempt 2.
+pipe="$BS_TMP/log2.pipe" log="$BS_TMP/log2.jsonl"
+mkfifo "$pipe"
+env BACKSTOP_CONNECT_BASE=2s BACKSTOP_CONNECT_FACTOR=1 BACKSTOP_CONNECT_JITTER=none \
+	BACKSTOP_CONNECT_DEADLINE=5m BACKSTOP_LOG=fd:3 LD_PRELOAD="$BS_PRELOAD" \
+	"$BS_HELPERS/conn_client" -i "127.0.0.1:$PORT" 3>"$pipe" >"$BS_TMP/client2.out" &
+client=$!
+exec 5<"$pipe"
+"$BS_HELPERS/conn_logwait" "$log" '"event":"connect.retry"' 1 <&5 || fail "no retry logged"
+pid=$(sed -n 's/^pid=//p' "$BS_TMP/client2.out")
+kill -USR2 "$pid"
+"$BS_HELPERS/conn_logwait" "$log" '"event":"connect.retry"' 1 <&5 ||
+	fail "the call ended after an SA_RESTART handler: $(cat "$log")"
+kill -USR1 "$pid"
+cat <&5 >>"$log"
+wait "$client" && fail "connect succeeded"
+assert_grep '^result=EINTR .*signals=2' "$BS_TMP/client2.out" "errno after both signals"
+assert_eq "$(count_lines '"event":"connect.giveup".*"attempt":2.*"errno":"EINTR".*"reason":"interrupted"' "$log")" \
+	1 "giveup at the second attempt"

@@ -54,6 +54,7 @@ struct outbound {
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
+	bs_ns clock;                  /* the latest clock reading (see now_io) */
 	char dest[BS_DEST_MAX];       /* "" until needed */
 };
 
@@ -150,11 +151,11 @@ static int connect_bounded(struct outbound *o, bs_ns bound)
 {
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
-	bs_ns end = bs_now() + (own != 0 ? min_ns(own, bound) : bound);
+	bs_ns now = o->clock; /* what the bound was computed from: no clock read */
+	bs_ns end = now + (own != 0 ? min_ns(own, bound) : bound);
 	bool resumed = false;
 	for (;;) {
-		bs_ns now = bs_now();
-		if (resumed && now >= end)
+		if (resumed && (now = bs_now()) >= end)
 			return EINPROGRESS;
 		struct timeval tv = ns_timeval(end > now ? end - now : 1);
 		if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
@@ -256,10 +257,13 @@ static int pause_io(void *ctx, bs_ns delay)
 	return err == EINTR ? EINTR : 0;
 }
 
+/* The loop reads the clock right before each attempt and computes the
+ * attempt's bound from that reading; keeping it lets the attempt know when
+ * its bound ends without reading the clock again. */
 static bs_ns now_io(void *ctx)
 {
-	(void)ctx;
-	return bs_now();
+	struct outbound *o = ctx;
+	return o->clock = bs_now();
 }
 
 /* ---- cap slot ------------------------------------------------------------ */
@@ -363,7 +367,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	if (err != 0)
 		return err;
 
-	bs_ns now = waited ? bs_now() : start;
+	bs_ns now = o->clock = waited ? bs_now() : start;
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);

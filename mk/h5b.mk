@@ -7,3 +7,6 @@ $(ACC_FAULT_SHIM): tests/shims/libacc_fault.c
 	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -fPIC -shared -o $@ $< -ldl
 
 check-run: $(ACC_FAULT_SHIM)
+
+# The helpers' pattern rule knows only their .c file.
+$(BUILD)/helpers/acc_client $(BUILD)/helpers/acc_server: tests/helpers/acc_addr.h

@@ -6,43 +6,24 @@
  *   acc_client [-6 | -u PATH] PORT N
  * Prints "served S shed D reset R" (R: sheds seen as ECONNRESET) and
  * "again served" or "again shed". */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "acc_addr.h"
 
 #define MAX_CONNS 64
 
-static int family = AF_INET;
-static const char *path;
+static struct acc_where where = {AF_INET, NULL};
 
 static int open_conn(int port)
 {
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		in->sin_port = htons((uint16_t)port);
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof *in;
-	} else if (family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		in6->sin6_addr = in6addr_loopback;
-		len = sizeof *in6;
-	} else {
-		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof un->sun_path, "%s", path);
-		len = sizeof *un;
-	}
-	int fd = socket(family, SOCK_STREAM, 0);
+	struct sockaddr_storage ss;
+	socklen_t len = acc_where_addr(&where, port, &ss);
+	int fd = socket(where.family, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&ss, len) != 0) {
 		perror("connect");
 		exit(2);
@@ -85,15 +66,11 @@ static int served(int fd, int *resets)
 int main(int argc, char **argv)
 {
 	int opt;
-	while ((opt = getopt(argc, argv, "6u:")) != -1) {
-		switch (opt) {
-		case '6': family = AF_INET6; break;
-		case 'u': family = AF_UNIX; path = optarg; break;
-		default: return 2;
-		}
-	}
+	while ((opt = getopt(argc, argv, ACC_WHERE_OPTS)) != -1)
+		if (!acc_where_opt(&where, opt, optarg))
+			return 2;
 	if (optind + 2 != argc) {
-		fprintf(stderr, "usage: acc_client [-6 | -u PATH] PORT N\n");
+		fprintf(stderr, "usage: acc_client " ACC_WHERE_USAGE " PORT N\n");
 		return 2;
 	}
 	int port = atoi(argv[optind]), n = atoi(argv[optind + 1]);

@@ -10,7 +10,6 @@
  *     -6    listen on [::1] instead of 127.0.0.1
  *     -u    listen on the unix socket PATH
  *   Writes the port (or "unix") to READY_FIFO once listening. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
+
+#include "acc_addr.h"
 
 #define MAX_CLIENTS 64
 
@@ -131,42 +131,23 @@ static void nonblocking_loop(int lfd)
 int main(int argc, char **argv)
 {
 	bool nonblocking = false;
-	int family = AF_INET;
-	const char *path = NULL;
+	struct acc_where where = {AF_INET, NULL};
 	int opt;
-	while ((opt = getopt(argc, argv, "n6u:")) != -1) {
-		switch (opt) {
-		case 'n': nonblocking = true; break;
-		case '6': family = AF_INET6; break;
-		case 'u': family = AF_UNIX; path = optarg; break;
-		default: return 2;
-		}
+	while ((opt = getopt(argc, argv, "n" ACC_WHERE_OPTS)) != -1) {
+		if (opt == 'n')
+			nonblocking = true;
+		else if (!acc_where_opt(&where, opt, optarg))
+			return 2;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "usage: acc_server [-n] [-6 | -u PATH] READY_FIFO\n");
+		fprintf(stderr, "usage: acc_server [-n] " ACC_WHERE_USAGE " READY_FIFO\n");
 		return 2;
 	}
-	int lfd = socket(family, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
+	int lfd = socket(where.family, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0);
 	if (lfd < 0)
 		die("socket");
-	struct sockaddr_storage ss = {0};
-	socklen_t len;
-	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-		in->sin_family = AF_INET;
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		len = sizeof *in;
-	} else if (family == AF_INET6) {
-		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-		in6->sin6_family = AF_INET6;
-		in6->sin6_addr = in6addr_loopback;
-		len = sizeof *in6;
-	} else {
-		struct sockaddr_un *un = (struct sockaddr_un *)&ss;
-		un->sun_family = AF_UNIX;
-		snprintf(un->sun_path, sizeof un->sun_path, "%s", path);
-		len = sizeof *un;
-	}
+	struct sockaddr_storage ss;
+	socklen_t len = acc_where_addr(&where, 0, &ss);
 	if (bind(lfd, (struct sockaddr *)&ss, len) != 0 || listen(lfd, 64) != 0)
 		die("bind/listen");
 	len = sizeof ss;
@@ -174,7 +155,7 @@ int main(int argc, char **argv)
 	FILE *ready = fopen(argv[optind], "w");
 	if (!ready)
 		die(argv[optind]);
-	if (family == AF_UNIX)
+	if (where.family == AF_UNIX)
 		fprintf(ready, "unix\n");
 	else
 		fprintf(ready, "%u\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));

@@ -79,6 +79,6 @@ struct bs_policy *bs_policy_new_default(void)
 
 int bs_policy_builtin(struct bs_policy **out, struct bs_error *err)
 {
-	struct bs_load_options opts = {.path = NULL, .envp = NULL, .secure = true};
+	struct bs_load_options opts = {.path = NULL, .envp = NULL, .secure = false};
 	return bs_policy_load(&opts, out, err);
 }

@@ -5,8 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "policy/load_internal.h"
+
+/* Under secure execution the environment cannot name a policy; this
+ * system-wide one applies when it exists (and passes bs_file_trusted). */
+#define SECURE_POLICY_PATH "/etc/backstop.conf"
 
 __attribute__((format(printf, 2, 3))) static int fail(struct bs_error *err,
 						       const char *fmt, ...)
@@ -117,6 +123,13 @@ int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
 		if (path && !*path)
 			return fail(err, "BACKSTOP_POLICY: empty (set it to a policy file, or unset it for the built-in policy)");
 	}
+	struct stat st;
+	if (!path && opts->secure && stat(SECURE_POLICY_PATH, &st) == 0)
+		path = SECURE_POLICY_PATH;
+	/* A setuid program, or root: a file others can write must not steer
+	 * it. Root is included because a root daemon's log path is as good a
+	 * lever as a setuid program's (docs/reliability.md). */
+	const bool privileged = opts->secure || geteuid() == 0;
 	struct bs_policy *p = bs_policy_new_default();
 	if (!p)
 		return fail(err, "out of memory");
@@ -125,7 +138,7 @@ int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
 		fail(err, "out of memory");
 		goto bad;
 	}
-	if ((path && bs_parse_file(p, path, err) != 0) ||
+	if ((path && bs_parse_file(p, path, privileged, err) != 0) ||
 	    (envp && bs_apply_env(p, envp, &env_applied, err) != 0) ||
 	    finalize(p, err) != 0)
 		goto bad;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "policy/policy.h"
 #include "policy/values.h"
@@ -99,8 +100,13 @@ struct bs_policy *bs_policy_new_default(void);
 /* Append an empty [dest] rule; returns its index, or -1 out of memory. */
 long bs_policy_add_rule(struct bs_policy *p, const char *name, uint32_t line);
 
-/* parse.c: read a policy file on top of p. */
-int bs_parse_file(struct bs_policy *p, const char *path, struct bs_error *err);
+/* parse.c: read a policy file on top of p. When `privileged`, the file
+ * must first pass bs_file_trusted for the effective user. */
+int bs_parse_file(struct bs_policy *p, const char *path, bool privileged,
+		  struct bs_error *err);
+/* trust.c: 0 when the open file fd is owned by root or euid and is not
+ * group- or world-writable; else -1 with "PATH: refused: WHY". */
+int bs_file_trusted(int fd, const char *path, uid_t euid, struct bs_error *err);
 /* env.c: apply BACKSTOP_* variables; sets *applied when any did. */
 int bs_apply_env(struct bs_policy *p, char *const *envp, bool *applied,
 		 struct bs_error *err);

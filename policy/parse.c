@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "policy/load_internal.h"
 
@@ -229,12 +230,17 @@ static int on_key(void *user, const char *section, const char *name,
 	return 1;
 }
 
-int bs_parse_file(struct bs_policy *p, const char *path, struct bs_error *err)
+int bs_parse_file(struct bs_policy *p, const char *path, bool privileged,
+		  struct bs_error *err)
 {
 	struct parse_ctx c = {.p = p, .path = path, .err = err};
 	c.f = fopen(path, "re");
 	if (!c.f) {
 		snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	if (privileged && bs_file_trusted(fileno(c.f), path, geteuid(), err) != 0) {
+		fclose(c.f);
 		return -1;
 	}
 	int rc = ini_parse_stream(read_line, &c, on_key, &c);

@@ -121,19 +121,18 @@ static int parse_options(int argc, char **argv, struct runenv *env)
 	return rc;
 }
 
-int cli_run(int argc, char **argv)
+/* Everything after the copy of the environment; returns only when the
+ * command did not run. */
+static int run_with(struct runenv *env, int argc, char **argv)
 {
-	struct runenv env;
-	if (runenv_init(&env, environ) != 0)
-		return oom();
-	int rc = parse_options(argc, argv, &env);
+	int rc = parse_options(argc, argv, env);
 	if (rc != CLI_OK)
 		return rc == HELP_SHOWN ? CLI_OK : rc;
 	if (optind >= argc)
 		return cli_usage_error("run", "missing command (backstop run [OPTIONS] -- CMD [ARGS...])");
 	char **cmd = argv + optind;
 
-	struct bs_policy *policy = cli_load_policy(NULL, env.vars);
+	struct bs_policy *policy = cli_load_policy(NULL, env->vars);
 	if (!policy)
 		return CLI_FAIL;
 	bs_policy_free(policy);
@@ -143,7 +142,7 @@ int cli_run(int argc, char **argv)
 		fprintf(stderr, "backstop: cannot find libbackstop.so (looked at %s)\n", lib);
 		return CLI_FAIL;
 	}
-	if (runenv_preload(&env, lib) != 0)
+	if (runenv_preload(env, lib) != 0)
 		return oom();
 
 	char path[PATH_MAX];
@@ -154,9 +153,17 @@ int cli_run(int argc, char **argv)
 	}
 	if (err == 0) {
 		target_warn_unreachable(cmd[0], path);
-		execve(path, cmd, env.vars);
+		execve(path, cmd, env->vars);
 		err = errno;
 	}
 	fprintf(stderr, "backstop: %s: %s\n", cmd[0], strerror(err));
 	return err == ENOENT ? 127 : 126;
+}
+
+int cli_run(int argc, char **argv)
+{
+	struct runenv env;
+	int rc = runenv_init(&env, environ) == 0 ? run_with(&env, argc, argv) : oom();
+	runenv_free(&env);
+	return rc;
 }

@@ -32,6 +32,14 @@ int runenv_init(struct runenv *env, char *const *envp)
 	return 0;
 }
 
+void runenv_free(struct runenv *env)
+{
+	for (size_t i = 0; i < env->n; i++)
+		free(env->vars[i]);
+	free(env->vars);
+	*env = (struct runenv){ 0 };
+}
+
 static char **find(const struct runenv *env, const char *name)
 {
 	size_t len = strlen(name);

@@ -12,6 +12,8 @@ struct runenv {
 
 /* Start from a copy of envp. Returns 0, or -1 when out of memory. */
 int runenv_init(struct runenv *env, char *const *envp);
+/* Free the copy (also one runenv_init left half made). */
+void runenv_free(struct runenv *env);
 /* Set NAME=VALUE, replacing an existing NAME. Returns 0 or -1. */
 int runenv_set(struct runenv *env, const char *name, const char *value);
 const char *runenv_get(const struct runenv *env, const char *name);

@@ -43,6 +43,7 @@ PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 HELPERS := $(addprefix $(BUILD)/helpers/,$(notdir $(HELPER_SRC:.c=)))
+EXAMPLE_PROGS := $(addprefix $(BUILD)/helpers/,$(notdir $(basename $(wildcard examples/*.c))))
 
 LIB := $(BUILD)/libbackstop.so
 POLICY_LIB := $(BUILD)/libbackstop_policy.a
@@ -108,7 +109,7 @@ check-run: all $(TESTS) $(HELPERS)
 	$(TEST_ENV) $(TESTS)
 
 demo: deps
-	@$(MAKE) --no-print-directory all $(HELPERS)
+	@$(MAKE) --no-print-directory -s all $(EXAMPLE_PROGS)
 	@$(TEST_ENV) examples/demo.sh
 
 clean:

@@ -1,16 +1,19 @@
 /* Matching a destination to the most specific [dest] rule.
  *
  * Built once at load time:
- *   - IP patterns (per family) in one array sorted by (prefix length
- *     descending, network, port, rule). A lookup walks only the prefix
- *     lengths that occur (at most 33 or 129), and at each does two binary
- *     searches: (network, port) then (network, any port). The first hit is
- *     the longest prefix, port-specific before any-port, earliest rule on
- *     ties: O(L log n) with L the number of distinct prefix lengths.
+ *   - IP patterns, per family, in one open-addressing hash table keyed by
+ *     (prefix length, network, port), and the list of prefix lengths that
+ *     occur, longest first. A lookup masks the address to each length in
+ *     turn and probes (network, port) then (network, any port), skipping
+ *     the probe a length has no entry for. The first hit is the longest
+ *     prefix, port-specific before any port; on equal keys the earliest
+ *     rule holds the slot. O(L) with L the number of distinct prefix
+ *     lengths (at most 33 or 129), flat in the number of rules.
  *   - unix paths without glob characters in an array sorted by path:
  *     one binary search.
  *   - unix globs in a list sorted by length (longest first), then rule
  *     order; tried linearly after the exact paths (globs are few).
+ * A policy without [dest] rules (the built-in default) skips all of it.
  * A lookup allocates nothing and takes no lock. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,37 +23,6 @@
 #include <sys/un.h>
 
 #include "policy/load_internal.h"
-
-struct ip_entry {
-	uint8_t addr[16];
-	uint16_t port;
-	uint8_t prefix;
-	uint32_t rule;
-};
-
-struct ip_level {
-	uint8_t prefix;
-	size_t n;
-	const struct ip_entry *e;
-};
-
-struct ip_table {
-	struct ip_entry *entries;
-	struct ip_level levels[129];
-	size_t n_levels;
-};
-
-struct unix_entry {
-	const char *path; /* the pattern's text, owned by the rule */
-	size_t len;
-	uint32_t rule;
-};
-
-struct bs_matcher {
-	struct ip_table v4, v6;
-	struct unix_entry *exact, *globs;
-	size_t n_exact, n_globs;
-};
 
 /* A destination in the form the tables compare. */
 struct dest {
@@ -207,7 +179,7 @@ bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,
 			 const struct sockaddr *sa, socklen_t len)
 {
 	struct dest d;
-	if (!read_dest(sa, len, &d))
+	if (n == 0 || !read_dest(sa, len, &d))
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (pattern_hit(&patterns[i], &d))
@@ -217,17 +189,133 @@ bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,
 
 /* ---- the tables ---- */
 
-static int cmp_ip(const void *a, const void *b)
+/* An IP address as two 64-bit words in network byte order (IPv4 in the
+ * first 4 bytes, the rest zero), so masking to a prefix is two ANDs. */
+struct ip_addr {
+	uint64_t w[2];
+};
+
+static struct ip_addr ip_addr_of(const uint8_t *bytes, size_t n)
 {
-	const struct ip_entry *x = a, *y = b;
-	if (x->prefix != y->prefix)
-		return x->prefix > y->prefix ? -1 : 1;
-	int c = memcmp(x->addr, y->addr, 16);
-	if (c)
-		return c;
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return x->rule < y->rule ? -1 : x->rule > y->rule;
+	uint8_t b[16] = {0};
+	memcpy(b, bytes, n);
+	struct ip_addr a;
+	memcpy(a.w, b, 16);
+	return a;
+}
+
+static struct ip_addr ip_mask(unsigned prefix)
+{
+	uint8_t b[16] = {0};
+	for (unsigned i = 0; i < prefix; i++)
+		b[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+	return ip_addr_of(b, 16);
+}
+
+/* One (prefix, network, port) of some rule; rule 0 marks a free slot. */
+struct ip_slot {
+	struct ip_addr net;
+	uint16_t port;
+	uint8_t prefix;
+	uint32_t rule;
+};
+
+/* A prefix length that occurs in the table, and which lookups it needs. */
+struct ip_level {
+	struct ip_addr mask;
+	uint8_t prefix;
+	bool with_port, any_port;
+};
+
+/* Every pattern of one family in one open-addressing hash table keyed by
+ * (prefix, network, port). A lookup probes each prefix length present,
+ * longest first: O(L) with L the number of distinct lengths, whatever the
+ * number of rules. */
+struct ip_table {
+	struct ip_slot *slots;
+	size_t mask;            /* slot count - 1 (a power of two) */
+	struct ip_level levels[129];
+	size_t n_levels;
+};
+
+struct unix_entry {
+	const char *path; /* the pattern's text, owned by the rule */
+	size_t len;
+	uint32_t rule;
+};
+
+struct bs_matcher {
+	struct ip_table v4, v6;
+	struct unix_entry *exact, *globs;
+	size_t n_exact, n_globs;
+};
+
+static size_t ip_hash(const struct ip_addr *net, uint16_t port, uint8_t prefix)
+{
+	uint64_t h = (net->w[0] ^ ((uint64_t)port << 8 | prefix)) * 0x9e3779b97f4a7c15ull;
+	h = (h ^ (h >> 29) ^ net->w[1]) * 0xbf58476d1ce4e5b9ull;
+	return (size_t)(h ^ (h >> 32));
+}
+
+static bool ip_slot_is(const struct ip_slot *s, const struct ip_addr *net,
+		       uint16_t port, uint8_t prefix)
+{
+	return s->net.w[0] == net->w[0] && s->net.w[1] == net->w[1] &&
+	       s->port == port && s->prefix == prefix;
+}
+
+/* The slot holding (prefix, net, port), or the free slot where it goes. */
+static struct ip_slot *ip_probe(const struct ip_table *t, const struct ip_addr *net,
+				uint16_t port, uint8_t prefix)
+{
+	for (size_t i = ip_hash(net, port, prefix);; i++) {
+		struct ip_slot *s = &t->slots[i & t->mask];
+		if (s->rule == 0 || ip_slot_is(s, net, port, prefix))
+			return s;
+	}
+}
+
+static int cmp_prefix_desc(const void *a, const void *b)
+{
+	const struct ip_level *x = a, *y = b;
+	return (x->prefix < y->prefix) - (x->prefix > y->prefix);
+}
+
+/* Room for n patterns at most a quarter full: a probe that misses (the
+ * common case at every prefix length but the matching one) ends after a
+ * slot or two, and always meets a free slot. */
+static int ip_table_alloc(struct ip_table *t, size_t n)
+{
+	size_t cap = 8;
+	while (cap < 4 * n)
+		cap *= 2;
+	t->slots = calloc(cap, sizeof *t->slots);
+	t->mask = cap - 1;
+	return t->slots ? 0 : -1;
+}
+
+/* Rules are added in order, so the first rule to claim a (prefix, net,
+ * port) keeps it: the earlier rule wins ties. */
+static void ip_table_add(struct ip_table *t, const struct bs_pattern *pt, uint32_t rule)
+{
+	struct ip_level *lv = NULL;
+	for (size_t l = 0; l < t->n_levels && !lv; l++)
+		if (t->levels[l].prefix == pt->prefix)
+			lv = &t->levels[l];
+	if (!lv) {
+		lv = &t->levels[t->n_levels++];
+		*lv = (struct ip_level){ .mask = ip_mask(pt->prefix), .prefix = pt->prefix };
+	}
+	if (pt->port)
+		lv->with_port = true;
+	else
+		lv->any_port = true;
+	struct ip_addr net = ip_addr_of(pt->addr, 16);
+	net.w[0] &= lv->mask.w[0];
+	net.w[1] &= lv->mask.w[1];
+	struct ip_slot *s = ip_probe(t, &net, pt->port, pt->prefix);
+	if (s->rule == 0)
+		*s = (struct ip_slot){ .net = net, .port = pt->port, .prefix = pt->prefix, .rule = rule };
 }
 
 static int cmp_unix_exact(const void *a, const void *b)
@@ -245,17 +333,6 @@ static int cmp_unix_glob(const void *a, const void *b)
 	return x->rule < y->rule ? -1 : x->rule > y->rule;
 }
 
-static void build_levels(struct ip_table *t, size_t n)
-{
-	qsort(t->entries, n, sizeof *t->entries, cmp_ip);
-	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || t->entries[i].prefix != t->entries[i - 1].prefix)
-			t->levels[t->n_levels++] = (struct ip_level){
-				.prefix = t->entries[i].prefix, .e = &t->entries[i]};
-		t->levels[t->n_levels - 1].n++;
-	}
-}
-
 int bs_matcher_build(struct bs_policy *p, struct bs_error *err)
 {
 	size_t n4 = 0, n6 = 0, nu = 0;
@@ -269,17 +346,15 @@ int bs_matcher_build(struct bs_policy *p, struct bs_error *err)
 	}
 	struct bs_matcher *m = calloc(1, sizeof *m);
 	if (m) {
-		m->v4.entries = malloc((n4 ? n4 : 1) * sizeof *m->v4.entries);
-		m->v6.entries = malloc((n6 ? n6 : 1) * sizeof *m->v6.entries);
 		m->exact = malloc((nu ? nu : 1) * sizeof *m->exact);
 		m->globs = malloc((nu ? nu : 1) * sizeof *m->globs);
 	}
-	if (!m || !m->v4.entries || !m->v6.entries || !m->exact || !m->globs) {
+	if (!m || ip_table_alloc(&m->v4, n4) != 0 || ip_table_alloc(&m->v6, n6) != 0 ||
+	    !m->exact || !m->globs) {
 		bs_matcher_free(m);
 		snprintf(err->msg, sizeof err->msg, "out of memory");
 		return -1;
 	}
-	size_t i4 = 0, i6 = 0;
 	for (size_t r = 1; r < p->n_rules; r++) {
 		const struct bs_rule *rule = &p->rules[r];
 		for (size_t i = 0; i < rule->n_match; i++) {
@@ -292,16 +367,11 @@ int bs_matcher_build(struct bs_policy *p, struct bs_error *err)
 					m->exact[m->n_exact++] = u;
 				continue;
 			}
-			struct ip_entry e = {.port = pt->port, .prefix = pt->prefix, .rule = (uint32_t)r};
-			memcpy(e.addr, pt->addr, 16);
-			if (pt->family == AF_INET)
-				m->v4.entries[i4++] = e;
-			else
-				m->v6.entries[i6++] = e;
+			ip_table_add(pt->family == AF_INET ? &m->v4 : &m->v6, pt, (uint32_t)r);
 		}
 	}
-	build_levels(&m->v4, i4);
-	build_levels(&m->v6, i6);
+	qsort(m->v4.levels, m->v4.n_levels, sizeof m->v4.levels[0], cmp_prefix_desc);
+	qsort(m->v6.levels, m->v6.n_levels, sizeof m->v6.levels[0], cmp_prefix_desc);
 	qsort(m->exact, m->n_exact, sizeof *m->exact, cmp_unix_exact);
 	qsort(m->globs, m->n_globs, sizeof *m->globs, cmp_unix_glob);
 	p->matcher = m;
@@ -312,43 +382,24 @@ void bs_matcher_free(struct bs_matcher *m)
 {
 	if (!m)
 		return;
-	free(m->v4.entries);
-	free(m->v6.entries);
+	free(m->v4.slots);
+	free(m->v6.slots);
 	free(m->exact);
 	free(m->globs);
 	free(m);
 }
 
-/* The earliest rule at this level holding exactly (net, port), or 0. */
-static uint32_t level_find(const struct ip_level *lv, const uint8_t *net, uint16_t port)
-{
-	size_t lo = 0, hi = lv->n;
-	while (lo < hi) { /* lower bound of (net, port) */
-		size_t mid = lo + (hi - lo) / 2;
-		const struct ip_entry *e = &lv->e[mid];
-		int c = memcmp(e->addr, net, 16);
-		if (c < 0 || (c == 0 && e->port < port))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < lv->n && memcmp(lv->e[lo].addr, net, 16) == 0 && lv->e[lo].port == port)
-		return lv->e[lo].rule;
-	return 0;
-}
-
-static uint32_t ip_lookup(const struct ip_table *t, const uint8_t *addr, uint16_t port)
+/* The longest prefix holding addr, port-specific before any port. */
+static uint32_t ip_lookup(const struct ip_table *t, const struct ip_addr *addr, uint16_t port)
 {
 	for (size_t l = 0; l < t->n_levels; l++) {
 		const struct ip_level *lv = &t->levels[l];
-		uint8_t net[16] = {0};
-		unsigned bytes = lv->prefix / 8, bits = lv->prefix % 8;
-		memcpy(net, addr, bytes);
-		if (bits)
-			net[bytes] = (uint8_t)(addr[bytes] & (0xff << (8 - bits)));
-		uint32_t r = port ? level_find(lv, net, port) : 0;
-		if (!r)
-			r = level_find(lv, net, 0);
+		struct ip_addr net = {{addr->w[0] & lv->mask.w[0], addr->w[1] & lv->mask.w[1]}};
+		uint32_t r = 0;
+		if (lv->with_port && port)
+			r = ip_probe(t, &net, port, lv->prefix)->rule;
+		if (!r && lv->any_port)
+			r = ip_probe(t, &net, 0, lv->prefix)->rule;
 		if (r)
 			return r;
 	}
@@ -377,28 +428,57 @@ static uint32_t unix_lookup(const struct bs_matcher *m, const struct dest *d)
 	return 0;
 }
 
+/* AF_INET and AF_INET6 straight into the form the tables compare (no
+ * struct dest to clear). Returns false for other families or a too short
+ * address. */
+static bool read_ip(const struct sockaddr *sa, socklen_t len, struct ip_addr *addr,
+		    uint16_t *port, bool *mapped)
+{
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		*addr = (struct ip_addr){{0, 0}};
+		memcpy(addr->w, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+		*mapped = false;
+		return true;
+	}
+	if (sa->sa_family == AF_INET6 && len >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		memcpy(addr->w, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+		*mapped = IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+		return true;
+	}
+	return false;
+}
+
 const struct bs_rule *bs_policy_match(const struct bs_policy *policy,
 				      const struct sockaddr *sa, socklen_t len)
 {
-	struct dest d;
 	if (!sa || len < sizeof(sa_family_t))
 		return NULL;
-	if (!read_dest(sa, len, &d))
-		return sa->sa_family == AF_INET || sa->sa_family == AF_INET6 ||
-				       sa->sa_family == AF_UNIX
-			       ? &policy->rules[0]
-			       : NULL;
+	sa_family_t family = sa->sa_family;
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return NULL;
+	/* No [dest] rule at all (the built-in default): nothing to look up. */
+	if (policy->n_rules == 1)
+		return &policy->rules[0];
 	const struct bs_matcher *m = policy->matcher;
+	struct ip_addr addr;
+	uint16_t port;
+	bool mapped;
 	uint32_t r = 0;
-	if (d.family == AF_INET)
-		r = ip_lookup(&m->v4, d.addr, d.port);
-	else if (d.family == AF_INET6) {
-		if (d.mapped)
-			r = ip_lookup(&m->v4, d.v4, d.port);
+	if (read_ip(sa, len, &addr, &port, &mapped)) {
+		if (mapped) {
+			struct ip_addr v4 = ip_addr_of((const uint8_t *)&addr + 12, 4);
+			r = ip_lookup(&m->v4, &v4, port);
+		}
 		if (!r)
-			r = ip_lookup(&m->v6, d.addr, d.port);
-	} else {
-		r = unix_lookup(m, &d);
+			r = ip_lookup(family == AF_INET ? &m->v4 : &m->v6, &addr, port);
+	} else if (family == AF_UNIX) {
+		struct dest d;
+		if (read_dest(sa, len, &d))
+			r = unix_lookup(m, &d);
 	}
 	return &policy->rules[r];
 }

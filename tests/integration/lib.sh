@@ -27,6 +27,21 @@ count_lines() { # PATTERN FILE
 	grep -Ec -- "$1" "$2" || true
 }
 
+# Sanitizer variants (make check SANITIZE=...) run what is meaningful under
+# that runtime. A test listed here exits 77 at once; the runner prints the
+# reason (docs/reliability.md explains the choices).
+bs_sanitizer_skip_reason() { # TEST-NAME
+	case "${BS_SANITIZE:-}:$1" in
+	*address*:bench_smoke | *thread*:bench_smoke)
+		echo "benchmarks measure the plain build (their runs preload the library without the sanitizer runtime)" ;;
+	esac
+}
+bs_skip_reason=$(bs_sanitizer_skip_reason "$(basename "$0" .sh | sed 's/^test_//')")
+if [ -n "$bs_skip_reason" ]; then
+	echo "SANITIZE=$BS_SANITIZE: $bs_skip_reason"
+	exit 77
+fi
+
 # Run a command under the preload (and a sanitizer runtime, in those builds).
 under_backstop() {
 	env LD_PRELOAD="$BS_PRELOAD" "$@"

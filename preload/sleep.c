@@ -19,9 +19,13 @@
 static __thread struct bs_sleep_state tls_sleep
 	__attribute__((tls_model("initial-exec")));
 
+/* Only a failure is dated: a success (the fast path) just resets the
+ * streak and needs no clock. The caller's own last reading is from before
+ * its last attempt, which may have lasted up to attempt_timeout, so a
+ * failure reads the clock afresh. */
 void bs_sleep_note_connect(int err)
 {
-	bs_sleep_state_note(&tls_sleep, err, bs_now());
+	bs_sleep_state_note(&tls_sleep, err, err != 0 ? bs_now() : 0);
 }
 
 static void log_adjust(struct bs_runtime *rt, bs_ns requested, bs_ns actual,

@@ -25,15 +25,17 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 
 static __attribute__((noinline)) int close_watched(int fd)
 {
-	if (bs_fdtrack_is_private(fd)) {
-		errno = EBADF; /* the program never opened this number */
-		return -1;
-	}
 	/* Forget the entry first, so a number reused by another thread right
 	 * after the real close is not mistaken for this socket; give the
 	 * slot back only after, so the peer never sees one connection too
 	 * many. Linux frees the number even when close fails. */
 	uint32_t taken = bs_fdtrack_take(fd);
+	/* A number holding a slot is the program's socket: only one that
+	 * holds none can be private (the private registry is not cheap). */
+	if (taken == 0 && bs_fdtrack_is_private(fd)) {
+		errno = EBADF; /* the program never opened this number */
+		return -1;
+	}
 	int r = real_close(fd);
 	bs_fdtrack_put(taken);
 	return r;

@@ -452,6 +452,30 @@ static bool read_ip(const struct sockaddr *sa, socklen_t len, struct ip_addr *ad
 	return false;
 }
 
+/* The [dest] rule for a managed family, or 0. Kept out of line so that
+ * the shortcut below pays for none of its registers. */
+static __attribute__((noinline)) uint32_t lookup(const struct bs_matcher *m,
+						 const struct sockaddr *sa, socklen_t len)
+{
+	struct ip_addr addr;
+	uint16_t port;
+	bool mapped;
+	uint32_t r = 0;
+	if (read_ip(sa, len, &addr, &port, &mapped)) {
+		if (mapped) {
+			struct ip_addr v4 = ip_addr_of((const uint8_t *)&addr + 12, 4);
+			r = ip_lookup(&m->v4, &v4, port);
+		}
+		if (!r)
+			r = ip_lookup(sa->sa_family == AF_INET ? &m->v4 : &m->v6, &addr, port);
+	} else if (sa->sa_family == AF_UNIX) {
+		struct dest d;
+		if (read_dest(sa, len, &d))
+			r = unix_lookup(m, &d);
+	}
+	return r;
+}
+
 const struct bs_rule *bs_policy_match(const struct bs_policy *policy,
 				      const struct sockaddr *sa, socklen_t len)
 {
@@ -463,22 +487,5 @@ const struct bs_rule *bs_policy_match(const struct bs_policy *policy,
 	/* No [dest] rule at all (the built-in default): nothing to look up. */
 	if (policy->n_rules == 1)
 		return &policy->rules[0];
-	const struct bs_matcher *m = policy->matcher;
-	struct ip_addr addr;
-	uint16_t port;
-	bool mapped;
-	uint32_t r = 0;
-	if (read_ip(sa, len, &addr, &port, &mapped)) {
-		if (mapped) {
-			struct ip_addr v4 = ip_addr_of((const uint8_t *)&addr + 12, 4);
-			r = ip_lookup(&m->v4, &v4, port);
-		}
-		if (!r)
-			r = ip_lookup(family == AF_INET ? &m->v4 : &m->v6, &addr, port);
-	} else if (family == AF_UNIX) {
-		struct dest d;
-		if (read_dest(sa, len, &d))
-			r = unix_lookup(m, &d);
-	}
-	return &policy->rules[r];
+	return &policy->rules[lookup(policy->matcher, sa, len)];
 }

@@ -105,8 +105,10 @@ check: deps
 	@$(MAKE) --no-print-directory check-run
 
 # CK_RUN_SUITE / CK_RUN_CASE (Check's own variables) select a part.
+# umask 022: tests write policy files, and a privileged run (root) refuses
+# a group- or world-writable one.
 check-run: all $(TESTS) $(HELPERS)
-	$(TEST_ENV) $(TESTS)
+	umask 022 && $(TEST_ENV) $(TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory -s all $(EXAMPLE_PROGS)

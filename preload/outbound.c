@@ -121,10 +121,20 @@ static void abort_attempt(const struct outbound *o)
 	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
 }
 
+/* Signals the thread's own faults raise: they never interrupt a blocked
+ * system call, and crash handlers (and sanitizer runtimes) install them
+ * without SA_RESTART. */
+static bool fault_signal(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
+	       sig == SIGTRAP || sig == SIGSYS;
+}
+
 /* Whether the handler that just interrupted this thread asked for its call
  * to be restarted (SA_RESTART), as the kernel would for a plain connect.
  * Which signal it was is not known here, so: only when every signal this
- * thread can receive and catches is SA_RESTART. Runs after EINTR only. */
+ * thread can receive and catches (fault signals aside) is SA_RESTART.
+ * Runs after EINTR only. */
 static bool handlers_restart(void)
 {
 	sigset_t blocked;
@@ -132,7 +142,8 @@ static bool handlers_restart(void)
 		return false;
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
-		if (sigismember(&blocked, sig) == 1 || sigaction(sig, NULL, &sa) != 0)
+		if (fault_signal(sig) || sigismember(&blocked, sig) == 1 ||
+		    sigaction(sig, NULL, &sa) != 0)
 			continue;
 		bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL :
 			      sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;

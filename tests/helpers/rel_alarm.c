@@ -3,7 +3,10 @@
  * blocking connect and then one nanosleep (resumed with rem on EINTR, as a
  * careful program does).
  *
- *   rel_alarm DEST      DEST = 127.0.0.1:PORT
+ *   rel_alarm DEST [crash-handler]      DEST = 127.0.0.1:PORT
+ *
+ * crash-handler: also install a SIGSEGV handler without SA_RESTART, as
+ * crash reporters (and sanitizer runtimes) do.
  *
  * Prints "connect rc=R errno=NAME", "sleep rc=R", and the signal account:
  * "expirations=E handled=H" where E is the timer's expirations over the
@@ -27,6 +30,12 @@ static void on_alarm(int sig, siginfo_t *si, void *uc)
 	handled += 1 + si->si_overrun;
 }
 
+static void on_crash(int sig)
+{
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 static long long now_ns(void)
 {
 	struct timespec ts;
@@ -39,9 +48,10 @@ int main(int argc, char **argv)
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	char host[64];
 	int port;
-	if (argc != 2 || sscanf(argv[1], "%63[^:]:%d", host, &port) != 2 ||
+	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "crash-handler") != 0) ||
+	    sscanf(argv[1], "%63[^:]:%d", host, &port) != 2 ||
 	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		fprintf(stderr, "usage: rel_alarm 127.0.0.1:PORT\n");
+		fprintf(stderr, "usage: rel_alarm 127.0.0.1:PORT [crash-handler]\n");
 		return 2;
 	}
 	sin.sin_port = htons((uint16_t)port);
@@ -51,6 +61,10 @@ int main(int argc, char **argv)
 	struct sigevent sev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGALRM};
 	timer_t timer;
 	struct itimerspec every_ms = {.it_interval = {0, 1000000}, .it_value = {0, 1000000}};
+	struct sigaction crash = {.sa_handler = on_crash};
+	sigemptyset(&crash.sa_mask);
+	if (argc == 3 && sigaction(SIGSEGV, &crash, NULL) != 0)
+		return 2;
 	if (sigaction(SIGALRM, &sa, NULL) != 0 ||
 	    timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
 		perror("rel_alarm: setup");

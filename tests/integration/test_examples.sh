@@ -76,9 +76,13 @@ BACKSTOP_POLICY=$BS_TOP/examples/inbound-server.conf BACKSTOP_LOG=$BS_TMP/emfile
 	under_backstop "$BS_HELPERS/legacy_server" --max-fds 12 127.0.0.1 0 >emfile.out 2>&1 &
 port=$(await_ready <(tail -n +1 -F emfile.out 2>/dev/null | grep -m1 '^listening'))
 port=${port#listening }
-python3 - "$port" <<'PY'
-import socket, sys
+# The clients hold their connections (until the test ends): a client that
+# left at once would let a slow server (a sanitizer build) read EOF and
+# close each one before the next accept, never running out.
+python3 - "$port" <<'PY' &
+import signal, socket, sys
 socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30) for _ in range(12)]
+signal.pause()
 PY
 await_ready <(tail -n +1 -F emfile.jsonl 2>/dev/null | grep -m1 '"accept.backoff"') >/dev/null
 assert_grep '"errno": ?"EMFILE"' emfile.jsonl "EMFILE backoff logged"

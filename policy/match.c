@@ -250,11 +250,15 @@ struct bs_matcher {
 	size_t n_exact, n_globs;
 };
 
+/* Each part goes through its own multiply: a plain XOR of port and
+ * address would let rules whose port follows their network (10.0.N.0/24
+ * port 1000+N) collide into one long probe chain. */
 static size_t ip_hash(const struct ip_addr *net, uint16_t port, uint8_t prefix)
 {
-	uint64_t h = (net->w[0] ^ ((uint64_t)port << 8 | prefix)) * 0x9e3779b97f4a7c15ull;
+	uint64_t h = net->w[0] * 0x9e3779b97f4a7c15ull;
 	h = (h ^ (h >> 29) ^ net->w[1]) * 0xbf58476d1ce4e5b9ull;
-	return (size_t)(h ^ (h >> 32));
+	h = (h ^ (h >> 32) ^ ((uint64_t)port << 8 | prefix)) * 0x94d049bb133111ebull;
+	return (size_t)(h ^ (h >> 29));
 }
 
 static bool ip_slot_is(const struct ip_slot *s, const struct ip_addr *net,

@@ -289,8 +289,8 @@ static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
-	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, dest_of(o),
-				 !nonblocking(o), deadline_at, slot, waited);
+	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, !nonblocking(o),
+				 deadline_at, slot, waited);
 }
 
 /* The socket keeps the slot when it connected or is connecting. */

@@ -4,12 +4,17 @@
  * exists. See outcap.h for the contract. */
 #include <errno.h>
 
+#include "policy/dest.h"
 #include "preload/fdtrack.h"
 #include "preload/outcap.h"
 
+/* The destination is formatted here, only when a line is written: a
+ * connect that gets its slot at once pays nothing for it. */
 static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_rule *rule,
-		    const char *dest, uint32_t in_use, bs_ns waited)
+		    const struct sockaddr *sa, socklen_t len, uint32_t in_use, bs_ns waited)
 {
+	char dest[BS_DEST_MAX];
+	bs_dest_format(dest, sizeof dest, sa, len);
 	struct bs_logline line;
 	bs_line_begin(&line, &rt->log, event);
 	bs_line_str(&line, "dest", dest);
@@ -29,8 +34,7 @@ static bs_ns wait_until(const struct bs_rule *rule, bs_ns deadline_at)
 }
 
 static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		   const struct sockaddr *sa, socklen_t len, const char *dest,
-		   bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
+		   const struct sockaddr *sa, socklen_t len, bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
 {
 	struct bs_cap_request req = {
 		.limit = rule->max_conns,
@@ -46,30 +50,30 @@ static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		return 0;
 	}
 	if (rule->on_cap == BS_ONCAP_FAIL || !may_wait) {
-		log_cap(rt, "cap.reject", rule, dest, out.in_use, 0);
+		log_cap(rt, "cap.reject", rule, sa, len, out.in_use, 0);
 		return EAGAIN;
 	}
-	log_cap(rt, "cap.wait", rule, dest, out.in_use, 0);
+	log_cap(rt, "cap.wait", rule, sa, len, out.in_use, 0);
 	req.wait = true;
 	req.deadline_at = wait_until(rule, deadline_at);
 	bs_ns start = bs_now();
 	st = bs_cap_acquire(rt->caps, &req, &out);
 	bs_ns waited_ns = bs_now() - start;
 	if (st == BS_CAP_TIMEOUT || st == BS_CAP_REJECT) {
-		log_cap(rt, "cap.timeout", rule, dest, out.in_use, waited_ns);
+		log_cap(rt, "cap.timeout", rule, sa, len, out.in_use, waited_ns);
 		return ETIMEDOUT;
 	}
 	/* Acquired, possibly at once if a slot freed between the two tries;
 	 * untracked (table full of other keys): fail open. */
 	*slot = out.slot;
 	*waited = true;
-	log_cap(rt, "cap.acquired", rule, dest, out.in_use, waited_ns);
+	log_cap(rt, "cap.acquired", rule, sa, len, out.in_use, waited_ns);
 	return 0;
 }
 
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		      const struct sockaddr *sa, socklen_t len, const char *dest,
-		      bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
+		      const struct sockaddr *sa, socklen_t len, bool may_wait,
+		      bs_ns deadline_at, uint32_t *slot, bool *waited)
 {
 	*slot = BS_CAP_NONE;
 	*waited = false;
@@ -78,7 +82,7 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		return 0;
 	int saved = errno;
 	bs_fdtrack_init();
-	int err = acquire(rt, rule, sa, len, dest, may_wait, deadline_at, slot, waited);
+	int err = acquire(rt, rule, sa, len, may_wait, deadline_at, slot, waited);
 	errno = saved;
 	return err;
 }

@@ -4,7 +4,7 @@
  * Usage by the connect path:
  *
  *	uint32_t slot; bool waited;
- *	int err = bs_outcap_acquire(rt, rule, sa, len, dest, may_wait,
+ *	int err = bs_outcap_acquire(rt, rule, sa, len, may_wait,
  *				    deadline_at, &slot, &waited);
  *	if (err) { errno = err; return -1; }      // EAGAIN or ETIMEDOUT
  *	... connect (with retries) ...
@@ -39,9 +39,8 @@
  * the program's connect must fail with (no slot is then held).
  * deadline_at is the absolute CLOCK_MONOTONIC deadline of the whole call. */
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		      const struct sockaddr *sa, socklen_t len, const char *dest,
-		      bool may_wait, bs_ns deadline_at, uint32_t *slot,
-		      bool *waited);
+		      const struct sockaddr *sa, socklen_t len, bool may_wait,
+		      bs_ns deadline_at, uint32_t *slot, bool *waited);
 
 /* The connect went ahead on fd: the socket holds the slot until its last
  * descriptor is closed. */

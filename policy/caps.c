@@ -256,7 +256,6 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out)
 {
-	const bs_ns start = caps->clock(caps->clock_ctx);
 	bool reclaimed = req->reclaim == NULL;
 	*out = (struct bs_cap_outcome){ .slot = BS_CAP_NONE };
 
@@ -285,6 +284,8 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 		}
 		enum bs_cap_status status = BS_CAP_REJECT;
 		if (req->wait) {
+			/* Read only here: taking a free slot needs no clock. */
+			const bs_ns start = caps->clock(caps->clock_ctx);
 			status = req->deadline_at > start
 				 ? wait_for_slot(caps, e, req->deadline_at)
 				 : BS_CAP_TIMEOUT;

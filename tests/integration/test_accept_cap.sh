@@ -8,13 +8,13 @@
 # The same protocol as tests/helpers/acc_server.c: "hello" on accept;
 # on the client's close, close ours and then say "freed" to the others.
 cat >"$BS_TMP/server.py" <<'PY'
-import socketserver, sys, threading
+import os, socketserver, sys, threading
 lock, clients = threading.Lock(), set()
 class Handler(socketserver.BaseRequestHandler):
     def handle(self):
         with lock:
             clients.add(self.request)
-        print("accepted", flush=True)
+        os.write(1, b"accepted\n")  # one write: print() from threads can interleave
         self.request.sendall(b"hello\n")
         while self.request.recv(256):
             pass

@@ -96,3 +96,14 @@ bs_cleanup() {
 	for ns in "${BS_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
 }
 trap bs_cleanup EXIT
+
+# policy.ini with one capped rule for 127.0.0.1 and the log in
+# $BS_TMP/log.jsonl; the arguments are that rule's other keys.
+capped_policy() { # KEY=VALUE...
+	{
+		printf '[global]\nlog = %s/log.jsonl\n' "$BS_TMP"
+		printf '[dest "capped"]\nmatch = 127.0.0.1/32\n'
+		local kv
+		for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+	} >policy.ini
+}

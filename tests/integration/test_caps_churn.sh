@@ -5,14 +5,7 @@
 # fails with EAGAIN).
 . "$BS_TOP/tests/integration/lib.sh"
 
-cat >policy.ini <<EOF2
-[global]
-log = $BS_TMP/log.jsonl
-[dest "capped"]
-match = 127.0.0.1/32
-max_conns = 5
-on_cap = fail
-EOF2
+capped_policy max_conns=5 on_cap=fail
 
 out=$(BACKSTOP_POLICY=policy.ini under_backstop "$BS_HELPERS/cap_clients" 0 64 churn 5)
 assert_eq "$out" "ok=5 EAGAIN=1" "slots after the churn"

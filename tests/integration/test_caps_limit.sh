@@ -5,16 +5,7 @@
 # to the scheduler), to show what the cap prevents.
 . "$BS_TOP/tests/integration/lib.sh"
 
-cat >policy.ini <<EOF2
-[global]
-log = $BS_TMP/log.jsonl
-[dest "capped"]
-match = 127.0.0.1/32
-max_conns = 5
-on_cap = wait
-cap_wait = 60s
-deadline = 120s
-EOF2
+capped_policy max_conns=5 on_cap=wait cap_wait=60s deadline=120s
 
 run_clients() { # PRELOAD? -> prints the server's "max=M total=T"
 	local ready port srv out

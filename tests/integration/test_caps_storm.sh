@@ -4,16 +4,7 @@
 # them and are all served once the holder lets go.
 . "$BS_TOP/tests/integration/lib.sh"
 
-cat >policy.ini <<EOF2
-[global]
-log = $BS_TMP/log.jsonl
-[dest "capped"]
-match = 127.0.0.1/32
-max_conns = 1
-on_cap = wait
-cap_wait = 300ms
-deadline = 60s
-EOF2
+capped_policy max_conns=1 on_cap=wait cap_wait=300ms deadline=60s
 
 out=$(BACKSTOP_POLICY=policy.ini under_backstop "$BS_HELPERS/cap_clients" 0 41 storm)
 assert_eq "$out" "ok=4 ETIMEDOUT=40" "holder + 3 live served, 40 expired"

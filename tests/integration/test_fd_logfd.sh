@@ -5,14 +5,7 @@
 # program's next open() still gets 3. Logging goes on to the same file.
 . "$BS_TOP/tests/integration/lib.sh"
 
-cat >policy.ini <<EOF2
-[global]
-log = $BS_TMP/log.jsonl
-[dest "capped"]
-match = 127.0.0.1/32
-max_conns = 1
-on_cap = fail
-EOF2
+capped_policy max_conns=1 on_cap=fail
 
 out=$(BACKSTOP_POLICY=policy.ini under_backstop "$BS_HELPERS/cap_slots" logfd "$BS_TMP/log.jsonl") ||
 	fail "$out"

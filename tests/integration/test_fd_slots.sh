@@ -6,14 +6,7 @@
 # fdopen + fclose (glibc's internal close: reclaimed when the cap is full).
 . "$BS_TOP/tests/integration/lib.sh"
 
-cat >policy.ini <<EOF2
-[global]
-log = $BS_TMP/log.jsonl
-[dest "capped"]
-match = 127.0.0.1/32
-max_conns = 1
-on_cap = fail
-EOF2
+capped_policy max_conns=1 on_cap=fail
 
 for method in close close_range closefrom dup2 dup fcntl_dupfd fork fclose; do
 	out=$(BACKSTOP_POLICY=policy.ini under_backstop "$BS_HELPERS/cap_slots" "$method") ||

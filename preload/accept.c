@@ -1,7 +1,6 @@
 /* accept and accept4: thin exported wrappers over preload/inbound.c. */
 #include "preload/inbound.h"
-
-#define BS_EXPORT __attribute__((visibility("default")))
+#include "preload/real.h"
 
 BS_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 {

@@ -74,7 +74,7 @@ static bool exhaustion_backoff(struct bs_runtime *rt,
 	bs_ns delay = bs_backoff_next(&p->backoff, streak, &prev, bs_thread_rng());
 	atomic_store(&exhaustion_prev, prev);
 	log_delay(rt, "accept.backoff", err, delay);
-	struct timespec ts = {(time_t)(delay / BS_SEC), (long)(delay % BS_SEC)};
+	struct timespec ts = bs_timespec(delay);
 	return BS_REAL(nanosleep)(&ts, NULL) == 0;
 }
 

@@ -103,12 +103,6 @@ static struct timeval ns_timeval(bs_ns ns)
 				 .tv_usec = (suseconds_t)(us % 1000000) };
 }
 
-static struct timespec ns_timespec(bs_ns ns)
-{
-	return (struct timespec){ .tv_sec = (time_t)(ns / BS_SEC),
-				  .tv_nsec = (long)(ns % BS_SEC) };
-}
-
 /* ---- one attempt --------------------------------------------------------- */
 
 /* Dissolve an attempt still in flight (TCP: sends RST, back to CLOSED). A
@@ -198,7 +192,7 @@ static int blocking_outcome(const struct outbound *o, int err)
 static int finish_nonblocking(const struct outbound *o, bs_ns bound)
 {
 	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
-	struct timespec ts = ns_timespec(bound);
+	struct timespec ts = bs_timespec(bound);
 	int ready = ppoll(&p, 1, &ts, NULL);
 	int err = ready < 0 ? errno : ready == 0 ? ETIMEDOUT : 0;
 	if (ready > 0) {
@@ -257,7 +251,7 @@ static int attempt_io(void *ctx, bs_ns bound)
 static int pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
-	struct timespec ts = ns_timespec(delay);
+	struct timespec ts = bs_timespec(delay);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (tfd < 0)
 		return BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? EINTR : 0;

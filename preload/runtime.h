@@ -5,6 +5,7 @@
 #define BS_RUNTIME_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "policy/caps.h"
 #include "policy/log.h"
@@ -27,6 +28,13 @@ struct bs_rng *bs_thread_rng(void);
 
 /* CLOCK_MONOTONIC in ns. */
 bs_ns bs_now(void);
+
+/* A duration as the timespec the sleep and poll calls take. */
+static inline struct timespec bs_timespec(bs_ns ns)
+{
+	return (struct timespec){ .tv_sec = (time_t)(ns / BS_SEC),
+				  .tv_nsec = (long)(ns % BS_SEC) };
+}
 
 /* How this thread's latest managed connect ended (0 or the errno the
  * program saw), so that a sleep right after a failure is known as a retry

@@ -14,8 +14,6 @@
 #include "preload/real.h"
 #include "preload/runtime.h"
 
-#define BS_EXPORT __attribute__((visibility("default")))
-
 static __thread struct bs_sleep_state tls_sleep
 	__attribute__((tls_model("initial-exec")));
 
@@ -59,8 +57,7 @@ static bool adjusted(const struct timespec *req, struct timespec *out)
 	uint32_t streak = bs_sleep_retry_streak(p, &tls_sleep, bs_now());
 	bs_ns actual = bs_sleep_adjust(p, requested, streak, bs_thread_rng());
 	if (actual != requested) {
-		out->tv_sec = (time_t)(actual / BS_SEC);
-		out->tv_nsec = (long)(actual % BS_SEC);
+		*out = bs_timespec(actual);
 		log_adjust(rt, requested, actual, streak);
 	}
 	errno = saved;

@@ -23,7 +23,6 @@ void bs_real_resolve(void)
 	 * and a nested caller (a wrapper reached from inside dlsym) simply
 	 * sees the entries resolved so far. */
 	RESOLVE(connect);
-	RESOLVE(accept);
 	RESOLVE(accept4);
 	RESOLVE(close);
 	RESOLVE(close_range);
@@ -37,7 +36,5 @@ void bs_real_resolve(void)
 	RESOLVE(clock_nanosleep);
 	RESOLVE(sleep);
 	RESOLVE(usleep);
-	RESOLVE(poll);
-	RESOLVE(fork);
 	__atomic_store_n(&resolved, true, __ATOMIC_RELEASE);
 }

@@ -7,7 +7,6 @@
 #ifndef BS_REAL_H
 #define BS_REAL_H
 
-#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,7 +17,6 @@
 
 struct bs_real {
 	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*accept)(int, struct sockaddr *, socklen_t *);
 	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
 	int (*close)(int);
 	int (*close_range)(unsigned int, unsigned int, int);
@@ -32,8 +30,6 @@ struct bs_real {
 	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
 	unsigned int (*sleep)(unsigned int);
 	int (*usleep)(unsigned int);
-	int (*poll)(struct pollfd *, nfds_t, int);
-	pid_t (*fork)(void);
 };
 
 /* Entries are written and read with relaxed atomics (a plain load on

@@ -1,6 +1,6 @@
 # backstop — see README.md.
 #
-#   make            build/libbackstop.so and build/backstop
+#   make            build/libbackstop-preload.so, build/api/libbackstop.so, build/backstop
 #   make check      install test dependencies, build, run every suite
 #   make demo       the main job on the built-in default policy
 #   make bench      benchmarks (tests/bench/)
@@ -33,20 +33,27 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 JANSSON_LIBS = $(shell pkg-config --libs jansson)
 
 POLICY_SRC := $(wildcard policy/*.c)
+ENGINE_SRC := $(wildcard engine/*.c)
+API_SRC := $(wildcard api/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c tests/runner/*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c examples/*.c)
 
 POLICY_OBJ := $(POLICY_SRC:%.c=$(BUILD)/obj/%.o)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
+API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o)
 PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 HELPERS := $(addprefix $(BUILD)/helpers/,$(notdir $(HELPER_SRC:.c=)))
 EXAMPLE_PROGS := $(addprefix $(BUILD)/helpers/,$(notdir $(basename $(wildcard examples/*.c))))
 
-LIB := $(BUILD)/libbackstop.so
-POLICY_LIB := $(BUILD)/libbackstop_policy.a
+# The preload (LD_PRELOAD) and, below engine/ and policy/, everything the
+# CLI and the tests link.
+LIB := $(BUILD)/libbackstop-preload.so
+CORE_LIB := $(BUILD)/libbackstop_core.a
+EXPORTS_MAP := $(BUILD)/exports.map
 CLI := $(BUILD)/backstop
 TESTS := $(BUILD)/tests/check
 
@@ -69,23 +76,23 @@ $(BUILD)/obj/%.o: %.c
 
 CHECK_CFLAGS_FOR_tests = $(CHECK_CFLAGS)
 
-$(POLICY_LIB): $(POLICY_OBJ)
+$(CORE_LIB): $(ENGINE_OBJ) $(POLICY_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-# Only the interposed symbols (preload/exports.map) leave the library.
-$(LIB): $(PRELOAD_OBJ) $(POLICY_OBJ) preload/exports.map
-	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(POLICY_OBJ) $(INIH_A) \
-		-Wl,--version-script=preload/exports.map -Wl,--exclude-libs,ALL \
+# Only the interposed symbols (preload/hooks.def) leave the library.
+$(LIB): $(PRELOAD_OBJ) $(ENGINE_OBJ) $(POLICY_OBJ) $(EXPORTS_MAP)
+	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(ENGINE_OBJ) $(POLICY_OBJ) $(INIH_A) \
+		-Wl,--version-script=$(EXPORTS_MAP) -Wl,--exclude-libs,ALL \
 		-Wl,-z,defs -Wl,-z,now $(BS_LDFLAGS) $(LDFLAGS) -ldl -lpthread
 
-$(CLI): $(CLI_OBJ) $(POLICY_LIB)
-	$(CC) -o $@ $(CLI_OBJ) $(POLICY_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
+$(CLI): $(CLI_OBJ) $(CORE_LIB)
+	$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
 		$(JANSSON_LIBS) -lm -lpthread
 
-$(TESTS): $(TEST_OBJ) $(POLICY_LIB)
+$(TESTS): $(TEST_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(TEST_OBJ) $(POLICY_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
+	$(CC) -o $@ $(TEST_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
 		$(CHECK_LIBS) -lpthread
 
 # Test helpers and examples: small standalone programs, one .c each.

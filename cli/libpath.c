@@ -13,9 +13,8 @@
 int target_find_library(char *buf, size_t cap)
 {
 	static const char *const candidates[] = {
-		"libbackstop.so",
-		"../lib/backstop/libbackstop.so",
-		"../lib/libbackstop.so",
+		"libbackstop-preload.so",
+		"../lib/backstop/libbackstop-preload.so",
 	};
 	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

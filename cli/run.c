@@ -33,8 +33,8 @@ static const char help[] =
 	"                         BACKSTOP_DEST_DB_MAX_CONNS=4 (repeatable)\n"
 	"  -h, --help             this text\n"
 	"\n"
-	"The library is libbackstop.so next to this program, else\n"
-	"../lib/backstop/libbackstop.so or ../lib/libbackstop.so relative to it.\n"
+	"The library is libbackstop-preload.so next to this program, else\n"
+	"../lib/backstop/libbackstop-preload.so relative to it.\n"
 	"It goes first in LD_PRELOAD; existing entries are kept. A warning is\n"
 	"printed when CMD is statically linked or setuid/setgid, since\n"
 	"LD_PRELOAD cannot reach it then.\n"
@@ -139,7 +139,7 @@ static int run_with(struct runenv *env, int argc, char **argv)
 
 	char lib[3 * PATH_MAX];
 	if (target_find_library(lib, sizeof lib) != 0) {
-		fprintf(stderr, "backstop: cannot find libbackstop.so (looked at %s)\n", lib);
+		fprintf(stderr, "backstop: cannot find libbackstop-preload.so (looked at %s)\n", lib);
 		return CLI_FAIL;
 	}
 	if (runenv_preload(env, lib) != 0)

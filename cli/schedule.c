@@ -4,8 +4,8 @@
 #include <stdlib.h>
 
 #include "cli/schedule.h"
-#include "policy/backoff.h"
-#include "policy/rng.h"
+#include "engine/backoff.h"
+#include "engine/rng.h"
 
 /* Beyond this many attempts the table stops (the rest look alike). */
 #define MAX_ROWS 30

@@ -4,9 +4,9 @@
 
 #include <stddef.h>
 
-/* The preload library belonging to this backstop binary: libbackstop.so
- * next to it (build tree), else ../lib/backstop/libbackstop.so, else
- * ../lib/libbackstop.so (installed prefix). Returns 0 with the absolute
+/* The preload library belonging to this backstop binary:
+ * libbackstop-preload.so next to it (build tree), else
+ * ../lib/backstop/libbackstop-preload.so (installed prefix). Returns 0 with the absolute
  * path in buf, or -1 with the places looked at in buf. */
 int target_find_library(char *buf, size_t cap);
 

@@ -137,7 +137,7 @@ say "The clients retried in lockstep, all of them one second after the last"
 say "failure, and all of them had given up before the server came back."
 
 section "2. the same clients under backstop (built-in default, no policy file)"
-say "   LD_PRELOAD=libbackstop.so BACKSTOP_LOG=backstop.jsonl ./legacy_client ..."
+say "   LD_PRELOAD=libbackstop-preload.so BACKSTOP_LOG=backstop.jsonl ./legacy_client ..."
 mkdir -p "$work/backstop"
 run_clients backstop env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$work/backstop/backstop.jsonl"
 spread "$work/backstop"

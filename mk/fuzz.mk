@@ -1,5 +1,5 @@
 # libFuzzer targets (tests/fuzz/fuzz_*.c), built with clang, ASan and UBSan
-# against the policy/ sources compiled the same way, in $(BUILD)/fuzz/.
+# against the engine/ and policy/ sources compiled the same way, in $(BUILD)/fuzz/.
 #
 #   make fuzz FUZZ_SECONDS=N   run every target N seconds (default 60)
 #                              from its seed corpus tests/fuzz/corpus/NAME/;
@@ -18,7 +18,7 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 $(FUZZ_SAN) \
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_POLICY_OBJ := $(POLICY_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_POLICY_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(POLICY_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)

@@ -1,5 +1,5 @@
 # The accept fault-injection shim (tests/shims/libacc_fault.c): preloaded
-# after libbackstop.so by tests/integration/test_accept_faults.sh.
+# after libbackstop-preload.so by tests/integration/test_accept_faults.sh.
 ACC_FAULT_SHIM := $(BUILD)/helpers/libacc_fault.so
 
 $(ACC_FAULT_SHIM): tests/shims/libacc_fault.c

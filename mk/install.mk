@@ -1,6 +1,6 @@
 # make install PREFIX=/usr/local DESTDIR=
 #
-#   $(PREFIX)/lib/backstop/libbackstop.so   the preload library (kept out of
+#   $(PREFIX)/lib/backstop/libbackstop-preload.so  the preload library (kept out of
 #                                           lib/ so -lbackstop never links it)
 #   $(PREFIX)/lib/libbackstop.so*           the C API library, soname .so.0
 #   $(PREFIX)/bin/backstop                  the CLI (finds ../lib/backstop/)
@@ -44,7 +44,7 @@ install: all $(API_LIB) $(PC_FILE)
 	@$(MAKE) --no-print-directory uninstall >/dev/null
 	@$(INSTALL_SH) \
 	mkdirs .; \
-	put 0755 $(LIB) lib/backstop/libbackstop.so; \
+	put 0755 $(LIB) lib/backstop/libbackstop-preload.so; \
 	put 0755 $(API_LIB) lib/libbackstop.so.$(API_VERSION); \
 	link libbackstop.so.$(API_VERSION) lib/$(API_SONAME); \
 	link $(API_SONAME) lib/libbackstop.so; \

@@ -207,7 +207,7 @@ static int move_log(void *ctx)
 }
 
 /* Every sink descriptor backstop opens is its own, at a high number
- * (policy/log.h); the guard keeps the standard streams the program's
+ * (engine/log.h); the guard keeps the standard streams the program's
  * should that ever change. */
 static void protect_log(struct bs_runtime *rt)
 {

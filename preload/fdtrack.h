@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "policy/caps.h"
+#include "engine/caps.h"
 
 /* fd (a socket) now holds `slot` of `caps`. */
 void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot);

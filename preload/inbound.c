@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/backoff.h"
+#include "engine/backoff.h"
 #include "policy/dest.h"
 #include "preload/fdtrack.h"
 #include "preload/inbound.h"

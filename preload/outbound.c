@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "policy/dest.h"
-#include "policy/retry.h"
+#include "engine/connect_retry.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
 
@@ -353,7 +353,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.start = start,
 		.waited = waited,
 	};
-	const struct bs_connect_io io = {
+	const struct bs_retry_io io = {
 		.ctx = o, .attempt = attempt_io, .pause = pause_io, .now = now_io,
 	};
 	o->replay = true;

@@ -1,5 +1,5 @@
 /* The managed outbound connect: rule lookup, cap slot, attempts bounded
- * in time with retries (policy/retry.h), and the bookkeeping after. The
+ * in time with retries (engine/connect_retry.h), and the bookkeeping after. The
  * exported connect (preload/connect.c) is a thin shim over this. */
 #ifndef BS_OUTBOUND_H
 #define BS_OUTBOUND_H

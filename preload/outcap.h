@@ -1,5 +1,5 @@
 /* Cap slots for outbound connects: the glue between the connect wrapper,
- * the cap table (policy/caps.h) and descriptor tracking (fdtrack.h).
+ * the cap table (engine/caps.h) and descriptor tracking (fdtrack.h).
  *
  * Usage by the connect path:
  *

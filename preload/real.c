@@ -22,19 +22,10 @@ void bs_real_resolve(void)
 	/* No lock: concurrent or nested callers all store the same values,
 	 * and a nested caller (a wrapper reached from inside dlsym) simply
 	 * sees the entries resolved so far. */
-	RESOLVE(connect);
-	RESOLVE(accept4);
-	RESOLVE(close);
-	RESOLVE(close_range);
-	RESOLVE(closefrom);
-	RESOLVE(dup);
-	RESOLVE(dup2);
-	RESOLVE(dup3);
-	RESOLVE(fcntl);
-	RESOLVE(fcntl64);
-	RESOLVE(nanosleep);
-	RESOLVE(clock_nanosleep);
-	RESOLVE(sleep);
-	RESOLVE(usleep);
+#define BS_HOOK(ret, name, params) RESOLVE(name);
+#define BS_HOOK_OVER(name)
+#include "preload/hooks.def"
+#undef BS_HOOK
+#undef BS_HOOK_OVER
 	__atomic_store_n(&resolved, true, __ATOMIC_RELEASE);
 }

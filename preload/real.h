@@ -12,24 +12,15 @@
 #include <time.h>
 
 /* Marks a function the library exports (everything else is hidden by
- * -fvisibility=hidden; preload/exports.map lists the same names). */
+ * -fvisibility=hidden; preload/hooks.def lists the same names). */
 #define BS_EXPORT __attribute__((visibility("default")))
 
 struct bs_real {
-	int (*connect)(int, const struct sockaddr *, socklen_t);
-	int (*accept4)(int, struct sockaddr *, socklen_t *, int);
-	int (*close)(int);
-	int (*close_range)(unsigned int, unsigned int, int);
-	void (*closefrom)(int);
-	int (*dup)(int);
-	int (*dup2)(int, int);
-	int (*dup3)(int, int, int);
-	int (*fcntl)(int, int, ...);
-	int (*fcntl64)(int, int, ...);
-	int (*nanosleep)(const struct timespec *, struct timespec *);
-	int (*clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
-	unsigned int (*sleep)(unsigned int);
-	int (*usleep)(unsigned int);
+#define BS_HOOK(ret, name, params) ret(*name) params;
+#define BS_HOOK_OVER(name)
+#include "preload/hooks.def"
+#undef BS_HOOK
+#undef BS_HOOK_OVER
 };
 
 /* Entries are written and read with relaxed atomics (a plain load on

@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <time.h>
 
-#include "policy/caps.h"
-#include "policy/log.h"
+#include "engine/caps.h"
+#include "engine/log.h"
 #include "policy/policy.h"
-#include "policy/rng.h"
+#include "engine/rng.h"
 
 struct bs_runtime {
 	struct bs_policy *policy;

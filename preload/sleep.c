@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/sleepadj.h"
+#include "engine/sleepadj.h"
 #include "preload/real.h"
 #include "preload/runtime.h"
 

@@ -4,7 +4,7 @@
  *   cc app.c $(pkg-config --cflags --libs backstop)
  *
  * Link with -lbackstop (installed as $(PREFIX)/lib/libbackstop.so). This is
- * NOT the preload library ($(PREFIX)/lib/backstop/libbackstop.so): linking
+ * NOT the preload library ($(PREFIX)/lib/backstop/libbackstop-preload.so): linking
  * against the API interposes nothing; your program calls these functions
  * itself. See docs/api.md for a complete example.
  *

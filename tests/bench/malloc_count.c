@@ -1,6 +1,6 @@
 /* bench_malloc_count.so: counts every malloc, calloc, realloc and
  * aligned allocation of the process; bench_loop --allocs reads the count
- * through bench_malloc_count(). Preloaded after libbackstop.so, it sees
+ * through bench_malloc_count(). Preloaded after libbackstop-preload.so, it sees
  * the library's allocations too (the library calls malloc through the
  * normal symbol lookup). dlsym itself may calloc before the real
  * functions are known: those few come from a static bootstrap buffer. */

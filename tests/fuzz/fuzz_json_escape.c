@@ -4,7 +4,7 @@
  * input was valid UTF-8, it decodes back to the input exactly. */
 #include <jansson.h>
 
-#include "policy/log.h"
+#include "engine/log.h"
 #include "tests/fuzz/fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # accept errors on demand: tests/shims/libacc_fault.c, preloaded after
-# libbackstop.so, makes the real accept4 behind backstop fail with a
+# libbackstop-preload.so, makes the real accept4 behind backstop fail with a
 # scripted errno sequence (BACKSTOP_TEST_ACCEPT_FAULTS) before it passes
 # through. tests/helpers/acc_accept.c prints every result its accept calls
 # get. Proves:

@@ -12,7 +12,7 @@ for conf in "$BS_TOP"/examples/*.conf; do
 done
 dropin=$BS_TOP/examples/systemd/backstop.conf
 assert_grep '^\[Service\]$' "$dropin" "drop-in section"
-assert_grep '^Environment=LD_PRELOAD=/usr/local/lib/backstop/libbackstop\.so$' "$dropin" "drop-in preload path"
+assert_grep '^Environment=LD_PRELOAD=/usr/local/lib/backstop/libbackstop-preload\.so$' "$dropin" "drop-in preload path"
 assert_grep '^Environment=BACKSTOP_POLICY=/etc/backstop/SERVICE\.conf$' "$dropin" "drop-in policy"
 
 # A server that is down (bound, not listening) until it is cued.

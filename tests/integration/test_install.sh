@@ -10,7 +10,7 @@ dest=$BS_TMP/dest prefix=/opt/backstop-install-test
 root=$dest$prefix
 bs_install "$dest" "$prefix" >install.out 2>&1 || { cat install.out; fail "make install"; }
 
-for f in bin/backstop lib/backstop/libbackstop.so lib/libbackstop.so \
+for f in bin/backstop lib/backstop/libbackstop-preload.so lib/libbackstop.so \
 	lib/libbackstop.so.0 include/backstop/backstop.h lib/pkgconfig/backstop.pc \
 	share/doc/backstop/README.md share/doc/backstop/examples/db-client.conf \
 	share/doc/backstop/examples/systemd/backstop.conf \
@@ -26,8 +26,8 @@ for m in "$BS_TOP"/man/*.1; do
 	[ -e "$root/share/man/man1/${m##*/}" ] || fail "man page not installed: ${m##*/}"
 done
 # The preload library exports the interposed calls, the API library does not.
-nm -D --defined-only "$root/lib/backstop/libbackstop.so" | grep -qw connect ||
-	fail "lib/backstop/libbackstop.so is not the preload library"
+nm -D --defined-only "$root/lib/backstop/libbackstop-preload.so" | grep -qw connect ||
+	fail "lib/backstop/libbackstop-preload.so is not the preload library"
 ! nm -D --defined-only "$root/lib/libbackstop.so.0" | grep -qw connect ||
 	fail "lib/libbackstop.so (what -lbackstop links) must not interpose connect"
 
@@ -36,7 +36,7 @@ if [ -n "${BS_SANITIZE:-}" ]; then
 else
 	# The installed CLI puts the installed library in LD_PRELOAD ...
 	"$root/bin/backstop" run -- env >env.out 2>run.err || { cat run.err; fail "backstop run -- env"; }
-	assert_grep "^LD_PRELOAD=$root/lib/backstop/libbackstop\.so" env.out "LD_PRELOAD of the installed library"
+	assert_grep "^LD_PRELOAD=$root/lib/backstop/libbackstop-preload\.so" env.out "LD_PRELOAD of the installed library"
 
 	# ... and the library acts: two attempts against a refused port, one retry logged.
 	port=$(free_port)

@@ -1,6 +1,6 @@
 /* Fault injection for the accept tests: an LD_PRELOAD shim that makes
  * accept4 (and accept) fail with a scripted sequence of errors before it
- * hands over to the real call. Preloaded after libbackstop.so, it is what
+ * hands over to the real call. Preloaded after libbackstop-preload.so, it is what
  * backstop's dlsym(RTLD_NEXT, "accept4") finds, so backstop reacts to
  * these errors exactly as to the kernel's.
  *

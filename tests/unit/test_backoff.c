@@ -2,7 +2,7 @@
  * with a fixed seed, and deadline fitting. */
 #include <stdint.h>
 
-#include "policy/backoff.h"
+#include "engine/backoff.h"
 #include "tests/runner/bs_test.h"
 
 #define DRAWS 10000

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/caps.h"
+#include "engine/caps.h"
 #include "tests/runner/bs_test.h"
 
 static bs_ns mono_now(void)

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "policy/log.h"
-#include "policy/rng.h"
+#include "engine/log.h"
+#include "engine/rng.h"
 #include "tests/runner/bs_test.h"
 
 static void open_log(struct bs_log *log, enum bs_log_kind kind, int fd, char *path)

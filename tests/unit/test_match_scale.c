@@ -9,7 +9,7 @@
 #include <sys/un.h>
 
 #include "policy/dest.h"
-#include "policy/rng.h"
+#include "engine/rng.h"
 #include "tests/runner/bs_test.h"
 #include "tests/unit/test_policy_util.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "policy/retry.h"
+#include "engine/connect_retry.h"
 #include "tests/runner/bs_test.h"
 
 #define MAX_STEPS 64
@@ -214,7 +214,7 @@ static void run_go(struct run *r, bool log)
 		.fd = 7, .dest = "127.0.0.1:5432", .start = r->start,
 		.waited = r->waited,
 	};
-	struct bs_connect_io io = { .ctx = &r->fake, .attempt = fake_attempt,
+	struct bs_retry_io io = { .ctx = &r->fake, .attempt = fake_attempt,
 				    .pause = fake_pause, .now = fake_now };
 	r->rc = bs_connect_retry(&call, &io);
 	if (log) {

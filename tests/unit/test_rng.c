@@ -1,7 +1,7 @@
 /* The generator: reproducible per seed, distinct streams, unbiased range. */
 #include <stdint.h>
 
-#include "policy/rng.h"
+#include "engine/rng.h"
 #include "tests/runner/bs_test.h"
 
 START_TEST(same_seed_same_stream)

@@ -1,9 +1,9 @@
-/* Retry-sleep detection and the adjusted duration (policy/sleepadj.c):
+/* Retry-sleep detection and the adjusted duration (engine/sleepadj.c):
  * streak bookkeeping, the window, jitter bounds and mean, backoff growth,
  * the max_delay ceiling, mode = all and its floor. */
 #include <errno.h>
 
-#include "policy/sleepadj.h"
+#include "engine/sleepadj.h"
 #include "tests/runner/bs_test.h"
 
 #define DRAWS 10000

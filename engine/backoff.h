@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "policy/policy.h"
-#include "policy/rng.h"
+#include "engine/rng.h"
 
 /* The jittered delay before retry `retry` (1 = after the first failure).
  * *prev carries the previous delay between calls (decorrelated jitter);

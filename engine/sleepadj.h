@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "policy/policy.h"
-#include "policy/rng.h"
+#include "engine/rng.h"
 
 struct bs_sleep_state {
 	bs_ns last_fail_at; /* CLOCK_MONOTONIC of the latest failed connect; 0: none since a success */

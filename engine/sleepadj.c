@@ -1,8 +1,8 @@
-/* Sleep adjustment: see policy/sleepadj.h for the rules and the math. */
+/* Sleep adjustment: see engine/sleepadj.h for the rules and the math. */
 #include <errno.h>
 
-#include "policy/backoff.h"
-#include "policy/sleepadj.h"
+#include "engine/backoff.h"
+#include "engine/sleepadj.h"
 
 void bs_sleep_state_note(struct bs_sleep_state *st, int err, bs_ns now)
 {

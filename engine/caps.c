@@ -21,7 +21,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "policy/caps.h"
+#include "engine/caps.h"
 
 enum cell_state { CELL_EMPTY, CELL_LIVE, CELL_TOMB };
 

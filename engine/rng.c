@@ -1,5 +1,5 @@
 /* xoshiro256** (Blackman & Vigna), seeded through splitmix64. */
-#include "policy/rng.h"
+#include "engine/rng.h"
 
 #include <errno.h>
 #include <sys/random.h>

@@ -2,7 +2,7 @@
  * Architecture Blog, 2015). Delays are integer nanoseconds; the only
  * floating point is the growth factor, combined by squaring with IEEE
  * doubles, so a given seed gives the same delays on every run. */
-#include "policy/backoff.h"
+#include "engine/backoff.h"
 
 /* Saturating helpers: delays never wrap around. */
 static bs_ns sat_add(bs_ns a, bs_ns b)

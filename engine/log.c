@@ -1,7 +1,7 @@
 /* Building a JSON log line on the stack: no malloc, no stdio, no locale,
  * no gmtime, so that it is async-signal-safe. The sink side (opening,
  * writing, moving the descriptor) is in logsink.c. */
-#include "policy/log.h"
+#include "engine/log.h"
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,7 +1,7 @@
 /* The log's sinks: opening a private descriptor for stderr, fd:N, a file
  * or syslog, writing one line without blocking or SIGPIPE, and re-homing
  * the descriptor when the program reuses its number. See log.h. */
-#include "policy/log.h"
+#include "engine/log.h"
 
 #include <errno.h>
 #include <fcntl.h>

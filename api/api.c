@@ -10,11 +10,11 @@
 #include <sys/auxv.h>
 
 #include "backstop/backstop.h"
-#include "policy/backoff.h"
+#include "engine/backoff.h"
 #include "policy/dest.h"
-#include "policy/log.h"
+#include "engine/log.h"
 #include "policy/policy.h"
-#include "policy/rng.h"
+#include "engine/rng.h"
 
 extern char **environ;
 extern char *program_invocation_short_name;

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "policy/caps.h"
+#include "engine/caps.h"
 
 /* FNV-1a, 128 bits: a unix socket path (or abstract name) folded into the
  * 16 address bytes. Collisions need ~2^64 paths. */

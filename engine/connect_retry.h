@@ -1,0 +1,26 @@
+/* A connect as the retry engine's subject (engine/retry.h): its log lines
+ * are connect.retry / connect.ok / connect.giveup with fd, dest and rule,
+ * and only the errors of the rule's retry_on are retried. */
+#ifndef BS_CONNECT_RETRY_H
+#define BS_CONNECT_RETRY_H
+
+#include "engine/retry.h"
+
+struct bs_connect_call {
+	const struct bs_rule *rule;
+	struct bs_rng *rng;
+	struct bs_log *log;   /* NULL: log nothing */
+	int fd;
+	const char *dest;     /* formatted with bs_dest_format */
+	bs_ns start;          /* when the program's call began */
+	bool waited;          /* a cap wait preceded: log connect.ok even on a first-try success */
+};
+
+/* The engine's view of c, which must outlive *out and every step taken
+ * with it. */
+void bs_connect_retry_call(struct bs_retry_call *out, const struct bs_connect_call *c);
+
+/* The blocking loop for one connect: bs_retry_run over c. */
+int bs_connect_retry(const struct bs_connect_call *c, const struct bs_retry_io *io);
+
+#endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/target.h"
+#include "engine/sys.h"
 
 enum elf_kind { NOT_ELF, ELF_DYNAMIC, ELF_STATIC };
 
@@ -68,7 +69,7 @@ static void warn_file(const char *cmd, const char *path, int depth)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0) {
 		if (fd >= 0)
-			close(fd);
+			bs_sys_close(fd);
 		return;
 	}
 	if (st.st_mode & (S_ISUID | S_ISGID))
@@ -94,7 +95,7 @@ static void warn_file(const char *cmd, const char *path, int depth)
 	case ELF_DYNAMIC:
 		break;
 	}
-	close(fd);
+	bs_sys_close(fd);
 }
 
 void target_warn_unreachable(const char *cmd, const char *path)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli/logread.h"
+#include "engine/sys.h"
 
 /* How often a followed file is checked for new lines. */
 #define FOLLOW_POLL_NS 200000000L
@@ -115,7 +116,7 @@ int logread_run(char *const *files, int n, bool follow,
 			got += lines;
 		}
 		if (rc == 0 && got == 0 && !*stop)
-			nanosleep(&(struct timespec){ .tv_nsec = FOLLOW_POLL_NS }, NULL);
+			bs_sys_nanosleep(&(struct timespec){ .tv_nsec = FOLLOW_POLL_NS }, NULL);
 	}
 	for (int i = 0; inputs && i < n; i++) {
 		if (inputs[i].f && inputs[i].f != stdin)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/sys.h"
 #include "policy/errnames.h"
 
 #define HIGH_FD_FLOOR 900
@@ -48,8 +49,8 @@ static int high_fd_floor(void)
  * the high range is full; -1 when none can be had. */
 static int dup_high(int fd)
 {
-	int copy = fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
-	return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int copy = bs_sys_fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
+	return copy >= 0 ? copy : bs_sys_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 /* Replace a descriptor we own by its high duplicate (kept when the dup
@@ -156,7 +157,7 @@ int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 	case BS_LOG_STDERR:
 		/* A daemon started with fd 2 closed logs nothing, as it
 		 * would print nothing: not a reason to refuse to run. */
-		if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+		if (bs_sys_fcntl(STDERR_FILENO, F_GETFD, 0) >= 0)
 			rc = open_inherited(log, STDERR_FILENO, "stderr", err);
 		break;
 	case BS_LOG_FD: {
@@ -193,7 +194,7 @@ int bs_log_move_to(struct bs_log *log, int min_fd)
 	int saved = errno;
 	int old = bs_log_fd(log), moved = -1;
 	if (old >= 0) {
-		moved = fcntl(old, F_DUPFD_CLOEXEC, min_fd > 0 ? min_fd : 0);
+		moved = bs_sys_fcntl(old, F_DUPFD_CLOEXEC, min_fd > 0 ? min_fd : 0);
 		__atomic_store_n(&log->fd, moved, __ATOMIC_RELAXED);
 		raw_close(old);
 	}

@@ -300,13 +300,9 @@ static struct private_fd *private_find(int fd)
 	return NULL;
 }
 
-/* Set while a private descriptor's owner moves it: its own dup of the
- * descriptor goes through the interposed fcntl, and must be let through. */
-static __thread bool moving __attribute__((tls_model("initial-exec")));
-
 bool bs_fdtrack_is_private(int fd)
 {
-	return !moving && private_find(fd) != NULL;
+	return private_find(fd) != NULL;
 }
 
 void bs_fdtrack_vacate(int fd)
@@ -315,9 +311,7 @@ void bs_fdtrack_vacate(int fd)
 	if (p == NULL)
 		return;
 	int saved = errno;
-	moving = true;
-	int moved = p->move(p->ctx);
-	moving = false;
+	int moved = p->move(p->ctx); /* raw system calls: not seen by our wrappers */
 	if (moved >= 0) {
 		atomic_store(&p->fd, moved);
 		private_mark(moved, true);

@@ -60,8 +60,8 @@ static inline bool bs_fdtrack_watched(int fd)
 		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
 }
 
-/* Whether fd is one of backstop's private descriptors, and this is the
- * program asking (not backstop itself moving it). */
+/* Whether fd is one of backstop's private descriptors. Only the program
+ * asks: backstop's own calls on them are raw system calls (engine/sys.h). */
 bool bs_fdtrack_is_private(int fd);
 
 /* If fd is private, move it elsewhere so the program may take its

@@ -1,7 +1,6 @@
-# The version script of the preload: the names of preload/hooks.def and
-# nothing else (every other symbol stays local).
-$(EXPORTS_MAP): preload/hooks.def
+# The version script of the preload: the names of preload/hooks.def
+# (scripts/hook-names) and nothing else (every other symbol stays local).
+$(EXPORTS_MAP): preload/hooks.def scripts/hook-names
 	@mkdir -p $(dir $@)
-	{ echo '{ global:'; \
-	  sed -n 's/^BS_HOOK(\([^,]*\), *\([a-z0-9_]*\),.*/\t\2;/p; s/^BS_HOOK_OVER(\([a-z0-9_]*\))/\t\1;/p' $<; \
-	  echo 'local: *; };'; } >$@
+	{ echo '{ global:'; CC='$(CC)' scripts/hook-names | sed 's/.*/\t&;/'; \
+	  echo 'local: *; };'; } >$@.tmp && mv $@.tmp $@

@@ -1,5 +1,4 @@
 /* backstop: dispatch to the subcommands, top-level help and version. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,28 +49,6 @@ static const struct command *find_command(const char *name)
 		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "backstop%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'backstop %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
-	return CLI_USAGE;
-}
-
-int cli_option_error(const char *cmd, char **argv, int c)
-{
-	extern int optind, optopt;
-	const char *arg = argv[optind - 1];
-	if (c == ':')
-		return cli_usage_error(cmd, "option '%s' needs an argument", arg);
-	if (optopt && strncmp(arg, "--", 2) != 0)
-		return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-	return cli_usage_error(cmd, "unknown option '%s'", arg);
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,8 @@
 /* Building a JSON log line on the stack: no malloc, no stdio, no locale,
  * no gmtime, so that it is async-signal-safe. The sink side (opening,
- * writing, moving the descriptor) is in logsink.c. */
+ * writing, moving the descriptor) is in logsink.c. The two files call
+ * each other (a finished line goes to bs_log_write; the sinks format
+ * numbers with bs_fmt_u64): one module, engine/log.h, split by job. */
 #include "engine/log.h"
 
 #include <errno.h>

@@ -156,24 +156,8 @@ bad:
 	return -1;
 }
 
-void bs_policy_free(struct bs_policy *p)
+int bs_policy_builtin(struct bs_policy **out, struct bs_error *err)
 {
-	if (!p)
-		return;
-	for (size_t r = 0; r < p->n_rules; r++) {
-		bs_patterns_free(p->rules[r].match, p->rules[r].n_match);
-		bs_patterns_free(p->rules[r].exempt, p->rules[r].n_exempt);
-	}
-	free(p->rules);
-	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
-	free(p->global.log_path);
-	free(p->source);
-	bs_matcher_free(p->matcher);
-	if (p->origins) {
-		free(p->origins->file);
-		free(p->origins->rule_keys);
-		free(p->origins->rule_line);
-		free(p->origins);
-	}
-	free(p);
+	struct bs_load_options opts = {.path = NULL, .envp = NULL, .secure = false};
+	return bs_policy_load(&opts, out, err);
 }

@@ -94,7 +94,7 @@ int bs_key_set(struct bs_policy *p, const struct bs_key *k, size_t r,
 void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
 		   char *buf, size_t cap);
 
-/* Built-in defaults (builtin.c): an allocated policy holding only
+/* policy.c, the owner of the policy object: a new policy holding only
  * [connect] and the default values, origins all default. */
 struct bs_policy *bs_policy_new_default(void);
 /* Append an empty [dest] rule; returns its index, or -1 out of memory. */

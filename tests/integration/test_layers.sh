@@ -15,8 +15,12 @@ obj="$BS_BUILD/obj"
 "$BS_TOP/scripts/hook-names" | sort -u >hooks
 [ "$(wc -l <hooks)" -gt 5 ] || fail "could not read preload/hooks.def"
 
+objects() { # LAYER -> its objects, one per source (not stale ones)
+	local c
+	for c in "$BS_TOP/$1"/*.c; do echo "$obj/$1/$(basename "$c" .c).o"; done
+}
 defined() { # LAYER... -> global symbols the layers' objects define
-	for l in "$@"; do nm -g --defined-only "$obj/$l"/*.o; done |
+	for l in "$@"; do objects "$l" | xargs nm -g --defined-only; done |
 		awk 'NF == 3 { print $3 }' | sort -u
 }
 undefined_in() { # OBJECT -> the symbols it references but does not define
@@ -31,8 +35,8 @@ sort -u preload.defs engine.defs >below_engine.defs
 bad=0
 check_layer() { # LAYER FORBIDDEN-LIST WHAT
 	local o
-	for o in "$obj/$1"/*.o; do
-		[ -e "$o" ] || fail "no objects in $obj/$1"
+	for o in $(objects "$1"); do
+		[ -e "$o" ] || fail "$o not built"
 		undefined_in "$o" | comm -12 - "$2" >hits
 		if [ -s hits ]; then
 			echo "${o#"$obj"/}: $3: $(tr '\n' ' ' <hits)" >&2

@@ -1,6 +1,7 @@
-/* The built-in default policy: every key at the default written in the key
- * table (keys.c), so the defaults, describe and docs/policy.md share one
- * source. */
+/* The policy object: created with every key at the default written in the
+ * key table (keys.c), so the defaults, describe and docs/policy.md share
+ * one source; grown one rule at a time by the parser and the environment;
+ * freed. Loading it (defaults, file, environment, checks) is load.c. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,8 +78,24 @@ struct bs_policy *bs_policy_new_default(void)
 	return p;
 }
 
-int bs_policy_builtin(struct bs_policy **out, struct bs_error *err)
+void bs_policy_free(struct bs_policy *p)
 {
-	struct bs_load_options opts = {.path = NULL, .envp = NULL, .secure = false};
-	return bs_policy_load(&opts, out, err);
+	if (!p)
+		return;
+	for (size_t r = 0; r < p->n_rules; r++) {
+		bs_patterns_free(p->rules[r].match, p->rules[r].n_match);
+		bs_patterns_free(p->rules[r].exempt, p->rules[r].n_exempt);
+	}
+	free(p->rules);
+	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
+	free(p->global.log_path);
+	free(p->source);
+	bs_matcher_free(p->matcher);
+	if (p->origins) {
+		free(p->origins->file);
+		free(p->origins->rule_keys);
+		free(p->origins->rule_line);
+		free(p->origins);
+	}
+	free(p);
 }

@@ -2,6 +2,7 @@
 #
 #   make            build/libbackstop-preload.so, build/api/libbackstop.so, build/backstop
 #   make check      install test dependencies, build, run every suite
+#   make unit       build and run the unit suites only (installs nothing)
 #   make demo       the main job on the built-in default policy
 #   make bench      benchmarks (tests/bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -18,8 +19,13 @@ comma := ,
 BUILD ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 
 CFLAGS ?= -O2 -g
-BS_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -fPIC \
-	-fvisibility=hidden -Iinclude -I. -MMD -MP
+# The language and the warnings, for everything built here (the library,
+# the CLI, the tests, helpers, shims, benchmarks and fuzz targets).
+LANG_CFLAGS := -std=c11 -D_GNU_SOURCE
+WARN_CFLAGS := -Wall -Wextra -Werror
+BS_CFLAGS := $(LANG_CFLAGS) $(WARN_CFLAGS) -fPIC -fvisibility=hidden -Iinclude -I. -MMD -MP
+# Standalone programs: test helpers, examples, shims.
+PROG_CFLAGS = $(LANG_CFLAGS) $(WARN_CFLAGS) $(CFLAGS)
 BS_LDFLAGS :=
 ifneq ($(SANITIZE),)
 BS_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -O1
@@ -62,13 +68,21 @@ SAN_RUNTIME = $(if $(findstring address,$(SANITIZE)),$(shell $(CC) -print-file-n
 	$(if $(findstring thread,$(SANITIZE)),$(shell $(CC) -print-file-name=libtsan.so))
 BS_PRELOAD = $(strip $(SAN_RUNTIME) $(abspath $(LIB)))
 
-.PHONY: all deps check check-run demo clean
+.PHONY: all deps check check-run unit demo clean
 .DEFAULT_GOAL := all
 
 all: $(LIB) $(CLI)
 
-deps:
-	@scripts/deps
+# What each entry point installs: scripts/deps PART... reads
+# scripts/deps.d/PART/*.list; "tests" is scripts/deps.d/*.list, the
+# packages the test suites run. `make deps` installs what `make check` needs.
+DEPS_FOR_check := build tests bench fuzz # check runs the bench and fuzz smoke tests
+DEPS_FOR_demo := build
+DEPS_FOR_bench := build bench
+.PHONY: deps-check deps-demo deps-bench
+deps-check deps-demo deps-bench: deps-%:
+	@scripts/deps $(DEPS_FOR_$*)
+deps: deps-check
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,34 +104,36 @@ $(CLI): $(CLI_OBJ) $(CORE_LIB)
 	$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
 		$(JANSSON_LIBS) -lm -lpthread
 
+# The log tests parse the lines they read back with jansson (a strict
+# parser: it also rejects invalid UTF-8), not with string matching.
 $(TESTS): $(TEST_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(TEST_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
-		$(CHECK_LIBS) -lpthread
+		$(CHECK_LIBS) $(JANSSON_LIBS) -lpthread
 
 # Test helpers and examples: small standalone programs, one .c each.
+# Those that need more are in mk/helpers.mk.
 $(BUILD)/helpers/%: tests/helpers/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $< -lpthread
+	$(CC) $(PROG_CFLAGS) -o $@ $< -lpthread
 $(BUILD)/helpers/%: examples/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(CFLAGS) -o $@ $< -lpthread
+	$(CC) $(PROG_CFLAGS) -o $@ $< -lpthread
 
 # The environment every test sees (tests/integration/lib.sh reads it).
 TEST_ENV = BS_TOP=$(CURDIR) BS_BUILD=$(abspath $(BUILD)) BS_LIB=$(abspath $(LIB)) \
 	BS_PRELOAD="$(BS_PRELOAD)" BS_CLI=$(abspath $(CLI)) \
 	BS_HELPERS=$(abspath $(BUILD)/helpers) BS_SANITIZE=$(SANITIZE)
 
-check: deps
+check: deps-check
 	@$(MAKE) --no-print-directory check-run
 
-# CK_RUN_SUITE / CK_RUN_CASE (Check's own variables) select a part.
-# umask 022: tests write policy files, and a privileged run (root) refuses
-# a group- or world-writable one.
-check-run: all $(TESTS) $(HELPERS)
-	umask 022 && $(TEST_ENV) $(TESTS)
+# The unit suites alone: no packages installed, no integration script run
+# (the runner tags every script's case "integration").
+unit: $(TESTS)
+	umask 022 && $(TEST_ENV) CK_EXCLUDE_TAGS=integration $(TESTS)
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory -s all $(EXAMPLE_PROGS)
 	@$(TEST_ENV) examples/demo.sh
 
@@ -125,4 +141,12 @@ clean:
 	rm -rf build build-*
 
 -include $(wildcard mk/*.mk)
+
+# Everything the suites run, in one list (the fragments above name their
+# parts). CK_RUN_SUITE / CK_RUN_CASE (Check's own variables) select a part.
+# umask 022: tests write policy files, and a privileged run (root) refuses
+# a group- or world-writable one.
+CHECK_PREREQS := all $(TESTS) $(HELPERS) $(ACC_FAULT_SHIM) bench-progs $(FUZZ_BINS)
+check-run: $(CHECK_PREREQS)
+	umask 022 && $(TEST_ENV) $(TESTS)
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

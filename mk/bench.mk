@@ -5,11 +5,11 @@
 BENCH_BIN := $(BUILD)/bench/bin
 BENCH_PROGS := $(addprefix $(BENCH_BIN)/bench_,loop herd_server herd_launch loadgen)
 BENCH_SHIM := $(BENCH_BIN)/bench_malloc_count.so
-BENCH_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g
+BENCH_CFLAGS = $(LANG_CFLAGS) $(WARN_CFLAGS) -O2 -g
 
 .PHONY: bench bench-run bench-progs
 
-bench: deps
+bench: deps-bench
 	@$(MAKE) --no-print-directory bench-run
 
 bench-progs: all $(BENCH_PROGS) $(BENCH_SHIM) $(BUILD)/helpers/legacy_client
@@ -26,5 +26,5 @@ $(BENCH_SHIM): tests/bench/malloc_count.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
+# make check builds bench-progs too (the Makefile's CHECK_PREREQS):
 # tests/integration/test_bench_smoke.sh runs the quick version.
-check-run: bench-progs

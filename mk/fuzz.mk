@@ -13,7 +13,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
-FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -Iinclude -I. -g -O1 $(FUZZ_SAN) \
+FUZZ_CFLAGS = $(LANG_CFLAGS) -Iinclude -I. -g -O1 $(FUZZ_SAN) \
 	$(shell pkg-config --cflags jansson)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
@@ -22,7 +22,6 @@ FUZZ_POLICY_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(POLICY_SRC:%.c=$(BU
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
-check-run: $(FUZZ_BINS)
 # Kept: they are intermediate files of the pattern rule below.
 .SECONDARY: $(FUZZ_POLICY_OBJ)
 
@@ -33,7 +32,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_POLICY_OBJ)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wall -Wextra -Werror -fsanitize=fuzzer -o $@ $< \
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WARN_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 		$(FUZZ_POLICY_OBJ) $(INIH_A) $(JANSSON_LIBS) -lm -lpthread
 
 fuzz: $(FUZZ_BINS)

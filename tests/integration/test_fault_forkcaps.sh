@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fork in a thread while other threads hold cap slots, wait for one, and
-# churn through a second capped destination (tests/helpers/rel_forkcaps.c):
+# churn through a second capped destination (tests/helpers/fault_forkcaps.c):
 # no child deadlocks, each child connects and closes under the caps on its
 # own copy of the counts without waiting, and the parent's counts are
 # untouched (its waiter is served only when the parent frees a slot).
@@ -13,7 +13,7 @@ out=$(timeout 120 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" \
 	BACKSTOP_DEST_HELD_ON_CAP=wait BACKSTOP_DEST_HELD_CAP_WAIT=90s \
 	BACKSTOP_DEST_CHURN_MATCH=127.0.0.3 BACKSTOP_DEST_CHURN_MAX_CONNS=3 \
 	BACKSTOP_DEST_CHURN_ON_CAP=wait BACKSTOP_DEST_CHURN_CAP_WAIT=90s \
-	"$BS_HELPERS/rel_forkcaps" "$log" $FORKS) || fail "rel_forkcaps: ${out:-no output (hung or crashed)}"
+	"$BS_HELPERS/fault_forkcaps" "$log" $FORKS) || fail "fault_forkcaps: ${out:-no output (hung or crashed)}"
 note "$out"
 assert_eq "$out" "ok forks=$FORKS" "helper result"
 # The only wait of the run is the parent's third connection to .2, served

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Secure execution end to end: a real setuid-root program with backstop
-# linked in (tests/helpers/rel_setuid.c), run by an unprivileged user. The
+# linked in (tests/helpers/fault_setuid.c), run by an unprivileged user. The
 # kernel sets AT_SECURE, and the library must ignore every BACKSTOP_*
 # variable: here ones that would stop it at once (attempts = 1), send its
 # log to a file, and name a policy file that does not exist (exit 78 if
@@ -17,7 +17,7 @@ command -v setpriv >/dev/null || { echo "needs setpriv (util-linux)"; exit 77; }
 PORT=$(free_port) dest=127.0.0.1
 chmod 755 "$BS_TMP"
 mkdir -m 755 suid
-install -o root -g root -m 4755 "$BS_HELPERS/rel_setuid" suid/rel_setuid
+install -o root -g root -m 4755 "$BS_HELPERS/fault_setuid" suid/fault_setuid
 # What would stop the call at once and move the log, if it were read.
 hostile=(BACKSTOP_CONNECT_ATTEMPTS=1 BACKSTOP_SEED=5)
 
@@ -26,7 +26,7 @@ rc=0
 timeout 60 setpriv --reuid=65534 --regid=65534 --clear-groups -- \
 	env "${hostile[@]}" BACKSTOP_LOG="$BS_TMP/env-setuid.jsonl" \
 	BACKSTOP_POLICY=/nonexistent/backstop.conf \
-	"$BS_TMP/suid/rel_setuid" "$dest:$PORT" >setuid.out 2>setuid.err || rc=$?
+	"$BS_TMP/suid/fault_setuid" "$dest:$PORT" >setuid.out 2>setuid.err || rc=$?
 cat setuid.out setuid.err
 assert_eq "$rc" 0 "the setuid run's exit status (78: it read BACKSTOP_POLICY)"
 assert_grep '^secure=1 ruid=65534 euid=0$' setuid.out "AT_SECURE in the setuid run"
@@ -42,7 +42,7 @@ assert_log_valid setuid.jsonl
 # The same program and variables, not setuid: they act (one attempt, log file).
 rc=0
 timeout 60 env "${hostile[@]}" BACKSTOP_LOG="$BS_TMP/env-plain.jsonl" \
-	"$BS_HELPERS/rel_setuid" "$dest:$PORT" >plain.out 2>plain.err || rc=$?
+	"$BS_HELPERS/fault_setuid" "$dest:$PORT" >plain.out 2>plain.err || rc=$?
 cat plain.out plain.err
 assert_eq "$rc" 0 "the plain run's exit status"
 assert_grep '^secure=0 ' plain.out "no AT_SECURE without setuid"

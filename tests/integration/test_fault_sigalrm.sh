@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A SIGALRM every millisecond (POSIX timer, SA_RESTART handler) during a
 # connect that backstop retries and a retry sleep after it
-# (tests/helpers/rel_alarm.c). A plain connect would be restarted by the
+# (tests/helpers/fault_sigalrm.c). A plain connect would be restarted by the
 # kernel after each handler; under backstop the retries go on too: the
 # program sees the refusal's errno after all attempts, never EINTR, the log
 # says why, and no signal is lost (handler runs + kernel-reported overruns
@@ -13,7 +13,7 @@ timeout 120 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" \
 	BACKSTOP_CONNECT_ATTEMPTS=6 BACKSTOP_CONNECT_BASE=20ms BACKSTOP_CONNECT_FACTOR=1 \
 	BACKSTOP_CONNECT_JITTER=none BACKSTOP_CONNECT_DEADLINE=30s \
 	BACKSTOP_SLEEP_MODE=retry BACKSTOP_SLEEP_JITTER=none \
-	"$BS_HELPERS/rel_alarm" "127.0.0.1:$PORT" >out.txt || fail "rel_alarm failed"
+	"$BS_HELPERS/fault_sigalrm" "127.0.0.1:$PORT" >out.txt || fail "fault_sigalrm failed"
 cat out.txt
 
 assert_grep '^connect rc=-1 errno=ECONNREFUSED$' out.txt "connect's errno after the retries"
@@ -42,7 +42,7 @@ FULL=$(await_ready "$ready") log2="$BS_TMP/crash.jsonl"
 timeout 120 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log2" \
 	BACKSTOP_CONNECT_ATTEMPTS=3 BACKSTOP_CONNECT_ATTEMPT_TIMEOUT=50ms BACKSTOP_CONNECT_BASE=5ms \
 	BACKSTOP_CONNECT_JITTER=none BACKSTOP_CONNECT_DEADLINE=30s \
-	"$BS_HELPERS/rel_alarm" "127.0.0.1:$FULL" crash-handler >out2.txt || fail "rel_alarm crash-handler failed"
+	"$BS_HELPERS/fault_sigalrm" "127.0.0.1:$FULL" crash-handler >out2.txt || fail "fault_sigalrm crash-handler failed"
 cat out2.txt
 assert_grep '^connect rc=-1 errno=ETIMEDOUT$' out2.txt "connect's errno with a crash handler installed"
 assert_eq "$(count_lines '"event":"connect.retry".*"errno":"ETIMEDOUT"' "$log2")" 2 "connect.retry lines (ETIMEDOUT)"

@@ -15,7 +15,7 @@ legacy() {
 	local label=$1 func=$2; shift 2
 	local log="$BS_TMP/$label.log"
 	timeout 60 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" "$@" \
-		"$BS_HELPERS/slp_legacy_client" "$func" $FAILURES >"$BS_TMP/$label.out" ||
+		"$BS_HELPERS/sleep_legacy_client" "$func" $FAILURES >"$BS_TMP/$label.out" ||
 		fail "$label: client failed"
 	assert_log_valid "$log"
 	python3 - "$log" <<'PY'

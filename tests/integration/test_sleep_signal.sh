@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # SIGALRM interrupting each of the four sleep wrappers: the same
-# return/errno/rem contract as libc (tests/helpers/slp_signal.c), with the
+# return/errno/rem contract as libc (tests/helpers/sleep_signal.c), with the
 # remaining time being that of the sleep actually taken (5 s requested,
 # 10 s after backoff with streak 2). Absolute and non-realtime/monotonic
 # clock_nanosleep calls and invalid requests pass through untouched.
 . "$BS_TOP/tests/integration/lib.sh"
 
-timeout 120 "$BS_HELPERS/slp_signal" >"$BS_TMP/plain.out" || fail "helper failed without backstop"
+timeout 120 "$BS_HELPERS/sleep_signal" >"$BS_TMP/plain.out" || fail "helper failed without backstop"
 log="$BS_TMP/backstop.log"
 timeout 120 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" BACKSTOP_CONNECT_ATTEMPTS=1 \
 	BACKSTOP_SLEEP_MODE=retry BACKSTOP_SLEEP_JITTER=none BACKSTOP_SLEEP_BACKOFF=on \
 	BACKSTOP_SLEEP_MAX_DELAY=30s BACKSTOP_SLEEP_WINDOW=60s \
-	"$BS_HELPERS/slp_signal" >"$BS_TMP/backstop.out" || fail "helper failed under backstop"
+	"$BS_HELPERS/sleep_signal" >"$BS_TMP/backstop.out" || fail "helper failed under backstop"
 
 diff <(grep ^contract "$BS_TMP/plain.out") <(grep ^contract "$BS_TMP/backstop.out") >&2 ||
 	fail "the interruption contract differs under backstop"

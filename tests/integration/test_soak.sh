@@ -2,7 +2,7 @@
 # Soak: 16 threads, SOAK_CYCLES loopback connect/close cycles in all
 # (make check: 40,000; `make soak`: 1,000,000) under max_conns = 4 with
 # waits, so that the caps and the log work all the time
-# (tests/helpers/rel_soak.c). Afterwards: every connect succeeded, no
+# (tests/helpers/soak_cycles.c). Afterwards: every connect succeeded, no
 # descriptor left behind, resident memory flat within 1 MiB (not in
 # sanitizer builds: their allocators hold freed memory back), all 4 slots
 # free again (4 connections held at once, none waits), and the log whole:
@@ -14,7 +14,7 @@ timeout 3000 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" \
 	BACKSTOP_DEST_LOOP_MATCH=127.0.0.1 BACKSTOP_DEST_LOOP_MAX_CONNS=4 \
 	BACKSTOP_DEST_LOOP_ON_CAP=wait BACKSTOP_DEST_LOOP_CAP_WAIT=60s \
 	BACKSTOP_DEST_LOOP_DEADLINE=120s \
-	"$BS_HELPERS/rel_soak" "$cycles" 16 4 >out.txt || fail "rel_soak failed"
+	"$BS_HELPERS/soak_cycles" "$cycles" 16 4 >out.txt || fail "soak_cycles failed"
 cat out.txt
 eval "$(tr ' ' '\n' <out.txt | grep -E '^[a-z_]+=[0-9-]+$')"
 assert_eq "$failures" 0 "failed connects"

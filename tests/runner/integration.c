@@ -167,6 +167,7 @@ Suite *bs_integration_suite(void)
 			names[n_scripts] = strndup(file + 5, strlen(file) - 8);
 			TCase *tc = tcase_create(names[n_scripts]);
 			tcase_set_timeout(tc, 3600);
+			tcase_set_tags(tc, "integration"); /* make unit excludes the tag */
 			tcase_add_loop_test(tc, integration_script, n_scripts, n_scripts + 1);
 			suite_add_tcase(s, tc);
 			n_scripts++;

@@ -3,7 +3,7 @@
  * against the library; test_fault_setuid.sh installs a copy setuid root and
  * runs it as an unprivileged user.
  *
- *   rel_setuid DEST      DEST = 127.0.0.1:PORT
+ *   fault_setuid DEST      DEST = 127.0.0.1:PORT
  *
  * Prints "secure=S ruid=R euid=E" (S: getauxval(AT_SECURE)) and, after
  * one blocking connect to DEST, "connect rc=R errno=NAME". backstop's log
@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 	int port;
 	if (argc != 2 || sscanf(argv[1], "%63[^:]:%d", host, &port) != 2 ||
 	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		fprintf(stderr, "usage: rel_setuid 127.0.0.1:PORT\n");
+		fprintf(stderr, "usage: fault_setuid 127.0.0.1:PORT\n");
 		return 2;
 	}
 	sin.sin_port = htons((uint16_t)port);

@@ -2,7 +2,7 @@
  * churn through another capped destination (so the cap table's lock is
  * taken all the time, also at the moment of a fork).
  *
- *   rel_forkcaps LOG FORKS
+ *   fault_forkcaps LOG FORKS
  *
  * Run under a policy that caps 127.0.0.2 at 2 connections and 127.0.0.3 at
  * a few, on_cap = wait; LOG is backstop's log file. The process listens on
@@ -159,7 +159,7 @@ static void await_cap_wait(const char *log)
 int main(int argc, char **argv)
 {
 	if (argc != 3 || (forks = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: rel_forkcaps LOG FORKS\n");
+		fprintf(stderr, "usage: fault_forkcaps LOG FORKS\n");
 		return 2;
 	}
 	pthread_t acc2, acc3, c, f, ch;

@@ -5,7 +5,7 @@
  * backstop) and one "left" line with the whole seconds left (which tell
  * the length of the sleep actually taken).
  *
- *   slp_signal */
+ *   sleep_signal */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>

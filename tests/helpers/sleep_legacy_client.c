@@ -2,7 +2,7 @@
  * the same short time and try again. Self-contained: it refuses itself
  * (a bound socket that does not listen answers ECONNREFUSED).
  *
- *   slp_legacy_client FUNC FAILURES
+ *   sleep_legacy_client FUNC FAILURES
  *     FUNC: usleep | nanosleep | clock_nanosleep (each sleeps 2 ms)
  * Order of sleeps: one before any connect (not a retry sleep), FAILURES
  * failed connects each followed by a sleep (retry sleeps, streak 1..N),
@@ -59,7 +59,7 @@ static int try_connect(const struct sockaddr_in *to)
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
-		fprintf(stderr, "usage: slp_legacy_client FUNC FAILURES\n");
+		fprintf(stderr, "usage: sleep_legacy_client FUNC FAILURES\n");
 		return 2;
 	}
 	func = argv[1];

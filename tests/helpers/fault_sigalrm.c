@@ -3,7 +3,7 @@
  * blocking connect and then one nanosleep (resumed with rem on EINTR, as a
  * careful program does).
  *
- *   rel_alarm DEST [crash-handler]      DEST = 127.0.0.1:PORT
+ *   fault_sigalrm DEST [crash-handler]      DEST = 127.0.0.1:PORT
  *
  * crash-handler: also install a SIGSEGV handler without SA_RESTART, as
  * crash reporters (and sanitizer runtimes) do.
@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	if (argc < 2 || argc > 3 || (argc == 3 && strcmp(argv[2], "crash-handler") != 0) ||
 	    sscanf(argv[1], "%63[^:]:%d", host, &port) != 2 ||
 	    inet_pton(AF_INET, host, &sin.sin_addr) != 1) {
-		fprintf(stderr, "usage: rel_alarm 127.0.0.1:PORT [crash-handler]\n");
+		fprintf(stderr, "usage: fault_sigalrm 127.0.0.1:PORT [crash-handler]\n");
 		return 2;
 	}
 	sin.sin_port = htons((uint16_t)port);
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (sigaction(SIGALRM, &sa, NULL) != 0 ||
 	    timer_create(CLOCK_MONOTONIC, &sev, &timer) != 0) {
-		perror("rel_alarm: setup");
+		perror("fault_sigalrm: setup");
 		return 2;
 	}
 	long long start = now_ns();

@@ -2,7 +2,7 @@
  * against an in-process server that accepts and closes, then check what
  * is left behind.
  *
- *   rel_soak CYCLES THREADS FINAL
+ *   soak_cycles CYCLES THREADS FINAL
  *
  * The client closes with SO_LINGER 0 (RST: no TIME_WAIT on either end),
  * so a million cycles do not run out of ephemeral ports. Prints one line:
@@ -48,7 +48,7 @@ static int dial(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&server, sizeof server) != 0) {
-		fprintf(stderr, "rel_soak: connect: %s\n", strerror(errno));
+		fprintf(stderr, "soak_cycles: connect: %s\n", strerror(errno));
 		atomic_fetch_add(&failures, 1);
 		if (fd >= 0)
 			close(fd);
@@ -100,7 +100,7 @@ static long rss_kib(void)
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
-		fprintf(stderr, "usage: rel_soak CYCLES THREADS FINAL\n");
+		fprintf(stderr, "usage: soak_cycles CYCLES THREADS FINAL\n");
 		return 2;
 	}
 	long total = atol(argv[1]);
@@ -113,7 +113,7 @@ int main(int argc, char **argv)
 	if (bind(lfd, (struct sockaddr *)&server, sizeof server) != 0 ||
 	    listen(lfd, 4096) != 0 ||
 	    getsockname(lfd, (struct sockaddr *)&server, &len) != 0) {
-		perror("rel_soak: listen");
+		perror("soak_cycles: listen");
 		return 2;
 	}
 	pthread_t srv, th[256];

@@ -1,5 +1,5 @@
 /* A setuid-root program with backstop linked in (not preloaded: ld.so
- * ignores LD_PRELOAD paths under secure execution). mk/h8b.mk links it
+ * ignores LD_PRELOAD paths under secure execution). mk/helpers.mk links it
  * against the library; test_fault_setuid.sh installs a copy setuid root and
  * runs it as an unprivileged user.
  *

@@ -66,16 +66,31 @@ await_ready() { # FIFO [SECONDS] -> prints the line the helper wrote
 	echo "$line"
 }
 
-# Every line of a backstop log is a JSON object with the required fields.
-assert_log_valid() { # FILE
-	python3 - "$1" <<'PY' || fail "log $1 is not valid backstop JSON"
+# The integration scripts' one log checker (python3's strict json module):
+# every line of FILE is a JSON object with the fields every line carries.
+# With EVENT, every line of that event also has each FIELD, and the number
+# of such lines is printed.
+assert_log_valid() { # FILE [EVENT FIELD...]
+	python3 - "$@" <<'PY' || fail "log $1 is not valid backstop JSON (above)"
 import json, sys
+path, event, fields = sys.argv[1], (sys.argv[2:3] or [None])[0], sys.argv[3:]
 required = ("ts", "pid", "tid", "prog", "event")
-for n, line in enumerate(open(sys.argv[1]), 1):
-    obj = json.loads(line)
+count = 0
+for n, line in enumerate(open(path), 1):
+    try:
+        obj = json.loads(line)
+    except ValueError as e:
+        sys.exit(f"{path}:{n}: not JSON ({e}): {line}")
+    if not isinstance(obj, dict):
+        sys.exit(f"{path}:{n}: not an object: {line}")
     missing = [k for k in required if k not in obj]
+    if obj.get("event") == event:
+        count += 1
+        missing += [k for k in fields if k not in obj]
     if missing:
-        sys.exit(f"{sys.argv[1]}:{n}: missing {missing}: {line}")
+        sys.exit(f"{path}:{n}: missing {missing}: {line}")
+if event is not None:
+    print(count)
 PY
 }
 

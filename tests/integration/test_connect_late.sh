@@ -31,10 +31,10 @@ run_late() {
 
 	assert_log_valid "$log"
 	local retries
-	retries=$("$BS_HELPERS/conn_logcheck" "$log" connect.retry "${RETRY_FIELDS[@]}") ||
+	retries=$(assert_log_valid "$log" connect.retry "${RETRY_FIELDS[@]}") ||
 		fail "$name: connect.retry lines lack fields"
 	[ "$retries" -ge 2 ] || fail "$name: $retries retries logged"
-	assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.ok fd dest rule attempt elapsed_ms)" \
+	assert_eq "$(assert_log_valid "$log" connect.ok fd dest rule attempt elapsed_ms)" \
 		1 "$name: connect.ok lines"
 	assert_grep '"errno":"ECONNREFUSED"' "$log" "$name: retried error"
 	assert_no_grep '"event":"connect.giveup"' "$log" "$name"

@@ -18,7 +18,7 @@ for port in (sys.argv[1], sys.argv[1], sys.argv[1], sys.argv[2]):
 PY
 assert_eq "$(sort -u "$BS_TMP/pass.out")" EINPROGRESS "every nonblocking connect's result"
 assert_log_valid "$log"
-assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.pass fd dest rule reason)" 2 \
+assert_eq "$(assert_log_valid "$log" connect.pass fd dest rule reason)" 2 \
 	"connect.pass lines (two destinations)"
 assert_eq "$(count_lines "\"dest\":\"127.0.0.1:$P1\"" "$log")" 1 "lines for the first destination"
 assert_no_grep '"event":"connect.(retry|giveup)"' "$log" "pass must not retry"

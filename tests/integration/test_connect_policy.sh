@@ -28,7 +28,7 @@ printf '[connect]\nattempts = 3\n[dest "db"]\nmatch = 127.0.0.1:5432\n' >"$BS_TM
 env BACKSTOP_POLICY="$BS_TMP/good.ini" BACKSTOP_LOG="$BS_TMP/good.jsonl" LD_PRELOAD="$BS_PRELOAD" true ||
 	fail "a good policy stopped the program"
 assert_log_valid "$BS_TMP/good.jsonl"
-assert_eq "$("$BS_HELPERS/conn_logcheck" "$BS_TMP/good.jsonl" policy.loaded source rules)" 1 "policy.loaded"
+assert_eq "$(assert_log_valid "$BS_TMP/good.jsonl" policy.loaded source rules)" 1 "policy.loaded"
 assert_grep "\"source\":\"$BS_TMP/good.ini\+env\".*\"rules\":2" "$BS_TMP/good.jsonl" "source and rules"
 
 # Nothing configured: nothing said (every child of a preloaded shell loads it).

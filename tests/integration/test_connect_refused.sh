@@ -36,11 +36,11 @@ out=$(client "$log" BACKSTOP_CONNECT_ATTEMPTS=5 BACKSTOP_CONNECT_BASE=10ms \
 	BACKSTOP_CONNECT_MAX_DELAY=50ms BACKSTOP_CONNECT_DEADLINE=60s)
 assert_grep '^result=ECONNREFUSED ' <(echo "$out") "attempts: errno"
 assert_log_valid "$log"
-assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.retry fd dest rule attempt attempts \
+assert_eq "$(assert_log_valid "$log" connect.retry fd dest rule attempt attempts \
 	errno delay_ms deadline_left_ms)" 4 "attempts: retries for 5 attempts"
 assert_eq "$(count_lines '"event":"connect.giveup".*"attempt":5.*"errno":"ECONNREFUSED".*"reason":"attempts"' "$log")" \
 	1 "attempts: giveup line"
-assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.giveup fd dest rule attempt errno reason)" \
+assert_eq "$(assert_log_valid "$log" connect.giveup fd dest rule attempt errno reason)" \
 	1 "attempts: giveup lines"
 assert_grep "\"dest\":\"127.0.0.1:$PORT\"" "$log" "attempts: dest"
 note "attempts: sleeps sum to $(delays "$log" 60000) ms"

@@ -31,7 +31,7 @@ wait "$server"
 assert_eq "$(cat "$BS_TMP/server.out")" "accepted 1" "connections the server saw"
 
 assert_log_valid "$log"
-"$BS_HELPERS/conn_logcheck" "$log" connect.retry fd dest rule attempt attempts errno \
+assert_log_valid "$log" connect.retry fd dest rule attempt attempts errno \
 	delay_ms deadline_left_ms >/dev/null || fail "retry fields"
 assert_grep "\"dest\":\"unix:$sock\"" "$log" "dest of a unix socket"
 assert_eq "$(count_lines '"event":"connect.ok"' "$log")" 1 "connect.ok"

@@ -104,11 +104,14 @@ $(CLI): $(CLI_OBJ) $(CORE_LIB)
 	$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
 		$(JANSSON_LIBS) -lm -lpthread
 
-# The log tests parse the lines they read back with jansson (a strict
-# parser: it also rejects invalid UTF-8), not with string matching.
-$(TESTS): $(TEST_OBJ) $(CORE_LIB)
+# The unit suites also test the pure parts of the preload, linked in
+# without interposition (tests/unit/test_fdtrack.c stands in for the
+# runtime). The log tests parse the lines they read back with jansson (a
+# strict parser: it also rejects invalid UTF-8), not with string matching.
+PRELOAD_UNIT_OBJ := $(addprefix $(BUILD)/obj/preload/,fdtrack.o fdgaps.o)
+$(TESTS): $(TEST_OBJ) $(PRELOAD_UNIT_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $(TEST_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
+	$(CC) -o $@ $(TEST_OBJ) $(PRELOAD_UNIT_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \
 		$(CHECK_LIBS) $(JANSSON_LIBS) -lpthread
 
 # Test helpers and examples: small standalone programs, one .c each.

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "preload/fdgaps.h"
 #include "preload/fdtrack.h"
 #include "preload/real.h"
 
@@ -53,18 +54,15 @@ BS_EXPORT int close(int fd)
 static int close_around_private(unsigned lo, unsigned hi, int flags)
 {
 	int priv[BS_FDT_MAX_PRIVATE];
-	unsigned n = bs_fdtrack_private_in(lo, hi, priv, BS_FDT_MAX_PRIVATE);
+	struct bs_fd_range gaps[BS_FDT_MAX_PRIVATE + 1];
+	unsigned n = bs_fd_gaps(lo, hi, priv,
+				bs_fdtrack_private_in(lo, hi, priv, BS_FDT_MAX_PRIVATE), gaps);
 	int result = 0, err = 0;
-	unsigned long long from = lo;
-	for (unsigned i = 0; i <= n; i++) {
-		unsigned long long end = i < n ? (unsigned long long)priv[i]
-					       : (unsigned long long)hi + 1;
-		if (from < end && real_close_range((unsigned)from, (unsigned)(end - 1), flags) != 0 &&
-		    result == 0) {
+	for (unsigned i = 0; i < n; i++) {
+		if (real_close_range(gaps[i].lo, gaps[i].hi, flags) != 0 && result == 0) {
 			result = -1;
 			err = errno;
 		}
-		from = end + 1;
 	}
 	if (result != 0)
 		errno = err;

@@ -152,4 +152,5 @@ clean:
 CHECK_PREREQS := all $(TESTS) $(HELPERS) $(ACC_FAULT_SHIM) bench-progs $(FUZZ_BINS)
 check-run: $(CHECK_PREREQS)
 	umask 022 && $(TEST_ENV) $(TESTS)
+
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

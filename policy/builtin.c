@@ -70,7 +70,7 @@ struct bs_policy *bs_policy_new_default(void)
 	}
 	p->global.log_fd = -1;
 	bs_policy_add_rule(p, "connect", 0);
-	if (apply_defaults(p) != 0) {
+	if (bs_policy_add_wrap(p, "", 0) < 0 || apply_defaults(p) != 0) {
 		bs_policy_free(p);
 		return NULL;
 	}

@@ -105,8 +105,11 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 		if (rule->max_conns > 0)
 			p->any_caps = true;
 	}
+	for (size_t w = 1; w < p->n_wraps; w++)
+		if (check_backoff(p, BS_SC_WRAP, w, &p->wraps[w].backoff, err) != 0)
+			return -1;
 	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
-	    check_unique_names(p, err) != 0)
+	    check_unique_names(p, err) != 0 || bs_wraps_finalize(p, err) != 0)
 		return -1;
 	return bs_matcher_build(p, err);
 }
@@ -165,6 +168,7 @@ void bs_policy_free(struct bs_policy *p)
 		bs_patterns_free(p->rules[r].exempt, p->rules[r].n_exempt);
 	}
 	free(p->rules);
+	free(p->wraps);
 	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
 	free(p->global.log_path);
 	free(p->source);
@@ -173,6 +177,8 @@ void bs_policy_free(struct bs_policy *p)
 		free(p->origins->file);
 		free(p->origins->rule_keys);
 		free(p->origins->rule_line);
+		free(p->origins->wrap_keys);
+		free(p->origins->wrap_line);
 		free(p->origins);
 	}
 	free(p);

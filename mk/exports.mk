@@ -3,5 +3,5 @@
 $(EXPORTS_MAP): preload/hooks.def
 	@mkdir -p $(dir $@)
 	{ echo '{ global:'; \
-	  sed -n 's/^BS_HOOK(\([^,]*\), *\([a-z0-9_]*\),.*/\t\2;/p; s/^BS_HOOK_OVER(\([a-z0-9_]*\))/\t\1;/p' $<; \
+	  sed -n 's/^BS_HOOK(\([^,]*\), *\([a-z0-9_]*\),.*/\t\2;/p; s/^BS_HOOK_\(OVER\|SELF\)(\([a-z0-9_]*\))/\t\2;/p' $<; \
 	  echo 'local: *; };'; } >$@

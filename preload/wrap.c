@@ -166,6 +166,7 @@ static void redirect(void)
 	for (size_t i = 0; i < n_wrappers; i++) {
 		__atomic_store_n(&wrappers[i].got.real, targets[i].real, __ATOMIC_RELEASE);
 		wrappers[i].got.ifunc = targets[i].ifunc;
+		wrappers[i].got.library_seen = targets[i].library_seen;
 	}
 	bs_got_redirect(targets, n_wrappers);
 }
@@ -199,7 +200,10 @@ void bs_wrap_install(struct bs_runtime *rt)
 	redirect();
 	for (size_t i = 0; i < n_wrappers; i++)
 		if (wrappers[i].got.real == NULL)
-			report_missing(&wrappers[i], wrappers[i].got.ifunc ? "ifunc" : "not_found");
+			report_missing(&wrappers[i], wrappers[i].got.ifunc ? "ifunc"
+						     : wrappers[i].decl->library[0] != '\0' &&
+							       !wrappers[i].got.library_seen
+						     ? "not_loaded" : "not_found");
 	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&refresh_lock);
 }

@@ -205,6 +205,7 @@ static int resolve_in(struct dl_phdr_info *info, size_t size, void *arg)
 		if (__atomic_load_n(&t->real, __ATOMIC_ACQUIRE) != NULL || t->ifunc ||
 		    (t->library[0] != '\0' && !object_is(&o, t->library)))
 			continue;
+		t->library_seen = true;
 		const ElfW(Sym) *s = lookup(&o, t->symbol);
 		if (s == NULL)
 			continue;

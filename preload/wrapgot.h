@@ -12,6 +12,7 @@ struct bs_got_target {
 	void *real;          /* the definition; NULL until found (atomic) */
 	void *code;          /* where redirected calls go */
 	bool ifunc;          /* found, but as a GNU indirect function: not wrapped */
+	bool library_seen;   /* an object named library is loaded */
 };
 
 /* Look up, in load order, the definitions of the targets that have none

@@ -54,6 +54,11 @@ static void describe_scope(const struct bs_policy *p, enum bs_scope scope,
 	}
 }
 
+void bs_policy_describe_wrap(const struct bs_policy *p, const struct bs_wrap *w, FILE *out)
+{
+	describe_scope(p, BS_SC_WRAP, (size_t)(w - p->wraps), out);
+}
+
 void bs_policy_describe(const struct bs_policy *p, FILE *out)
 {
 	fprintf(out, "# policy: %s, %zu dest rule%s\n", p->source, p->n_rules - 1,

@@ -231,5 +231,8 @@ bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,
 /* Print the effective policy, one "section.key = value  # origin" line
  * per setting, for `backstop check`. */
 void bs_policy_describe(const struct bs_policy *policy, FILE *out);
+/* The same lines for one declared wrapper (w in policy->wraps). */
+void bs_policy_describe_wrap(const struct bs_policy *policy, const struct bs_wrap *w,
+			     FILE *out);
 
 #endif

@@ -34,7 +34,6 @@ struct wrapper {
 
 static struct wrapper *wrappers;
 static size_t n_wrappers;
-static bool active; /* set once, after the closures exist */
 static struct bs_log *wrap_log;
 static pthread_mutex_t refresh_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -204,13 +203,8 @@ void bs_wrap_install(struct bs_runtime *rt)
 						     : wrappers[i].decl->library[0] != '\0' &&
 							       !wrappers[i].got.library_seen
 						     ? "not_loaded" : "not_found");
-	__atomic_store_n(&active, true, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&refresh_lock);
-}
-
-bool bs_wrap_active(void)
-{
-	return __atomic_load_n(&active, __ATOMIC_ACQUIRE);
+	bs_wrapdl_activate();
 }
 
 void bs_wrap_refresh(void)

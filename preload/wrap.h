@@ -13,8 +13,8 @@
  * once by the runtime's initialisation, only when a wrapper is declared. */
 void bs_wrap_install(struct bs_runtime *rt);
 
-/* Whether any wrapper is installed (the dlopen/dlsym entry points ask). */
-bool bs_wrap_active(void);
+/* From now on dlopen and dlsym go through backstop (wrapdl.c). */
+void bs_wrapdl_activate(void);
 
 /* After a dlopen: find definitions that were missing and redirect the new
  * objects' calls. */

@@ -32,10 +32,21 @@ typedef void *(*dlsym_fn)(void *, const char *);
 
 static dlopen_fn libc_dlopen;
 static dlsym_fn libc_dlsym;
+static bool wrappers_active;
+
+/* The choosers run inside a sanitizer runtime's own start-up (it resolves
+ * its interceptors with dlsym before its shadow memory exists), so they and
+ * what they call must not be instrumented. */
+#define UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+
+void bs_wrapdl_activate(void)
+{
+	__atomic_store_n(&wrappers_active, true, __ATOMIC_RELEASE);
+}
 
 /* dlvsym(RTLD_NEXT) from here: the definitions after this library. A
  * plain dlsym would find this library's own. */
-static void *next_versioned(const char *name)
+UNINSTRUMENTED static void *next_versioned(const char *name)
 {
 	static const char *const versions[] = { "GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.17" };
 	for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
@@ -49,7 +60,7 @@ static void *next_versioned(const char *name)
 	_exit(127);
 }
 
-static void resolve_libc(void)
+UNINSTRUMENTED static void resolve_libc(void)
 {
 	if (__atomic_load_n(&libc_dlsym, __ATOMIC_ACQUIRE) != NULL)
 		return;
@@ -186,16 +197,18 @@ static void *managed_dlsym(void *handle, const char *name)
 void *bs_dlopen_choose(void);
 void *bs_dlsym_choose(void *handle, const char *name);
 
-void *bs_dlopen_choose(void)
+UNINSTRUMENTED void *bs_dlopen_choose(void)
 {
 	resolve_libc();
-	return bs_wrap_active() ? (void *)managed_dlopen : (void *)libc_dlopen;
+	return __atomic_load_n(&wrappers_active, __ATOMIC_ACQUIRE) ? (void *)managed_dlopen
+								   : (void *)libc_dlopen;
 }
 
-void *bs_dlsym_choose(void *handle, const char *name)
+UNINSTRUMENTED void *bs_dlsym_choose(void *handle, const char *name)
 {
 	resolve_libc();
-	if (bs_wrap_active() && handle != RTLD_NEXT && bs_wrap_declared(name))
+	if (__atomic_load_n(&wrappers_active, __ATOMIC_ACQUIRE) && handle != RTLD_NEXT &&
+	    bs_wrap_declared(name))
 		return (void *)managed_dlsym;
 	return (void *)libc_dlsym;
 }

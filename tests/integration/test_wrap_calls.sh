@@ -54,7 +54,12 @@ retried() { # SYMBOL: three retries of SYMBOL, then wrap.ok at attempt 4
 	assert_no_grep '"event":"wrap.giveup"' "$log" "no give-up"
 }
 
-for mode in busy dlsym handle plugin; do
+# A sanitizer runtime preloaded first interposes dlopen itself and calls
+# the next one from its own code, so a bare name no longer finds the
+# program's RUNPATH, backstop or not: the plugin case is left out there.
+modes=(busy dlsym handle plugin)
+[ -z "${BS_SANITIZE:-}" ] || modes=(busy dlsym handle)
+for mode in "${modes[@]}"; do
 	run 5 0 "$mode"
 	retried wrapf_busy
 	note "$mode: redirected"
@@ -92,7 +97,7 @@ assert_grep '"event":"wrap.giveup","symbol":"wrapf_busy","attempt":4,"return":5,
 # A policy that declares no wrapper: calls are untouched.
 printf '[global]\nlog = %s/log.jsonl\n' "$BS_TMP" >plain.ini
 rm -f "$BS_TMP/log.jsonl"
-for mode in busy plugin; do
+for mode in "${modes[@]}"; do
 	assert_eq "$(WRAPF_FAILS=3 BACKSTOP_POLICY=plain.ini under_backstop "$client" "$mode")" 5 \
 		"no wrapper: $mode"
 done

@@ -14,6 +14,6 @@ $(WRAP_PLUGIN): tests/shims/libwrap_plugin.c $(WRAP_LIB)
 	$(WRAP_CC) -fPIC -shared $(WRAP_LDFLAGS) -o $@ $< -L$(dir $@) -lwrap_flaky
 
 $(BUILD)/helpers/wrap_client: tests/helpers/wrap_client.c $(WRAP_LIB)
-	$(WRAP_CC) $(WRAP_LDFLAGS) -o $@ $< -L$(dir $@) -lwrap_flaky -ldl
+	$(WRAP_CC) $(WRAP_LDFLAGS) -o $@ $< -L$(dir $@) -lwrap_flaky -ldl -lpthread
 
 check-run: $(WRAP_LIB) $(WRAP_PLUGIN)

@@ -8,9 +8,19 @@
  *   wrap_client plugin        dlopen("libwrap_plugin.so"), plugin_run()
  *   wrap_client alloc         wrapf_alloc(16): "ptr" or "null"
  *   wrap_client take ERRNO    wrapf_take(ERRNO, 7): "7" or "-1 errno N"
- *   wrap_client nested        wrapf_call(cb), cb calls wrapf_busy() */
+ *   wrap_client nested        wrapf_call(cb), cb calls wrapf_busy()
+ *   wrap_client signal        prints "pid=N", installs SIGUSR1 without and
+ *                             SIGUSR2 with SA_RESTART, then wrapf_busy()
+ *   wrap_client threads       4 threads call wrapf_busy() while the main
+ *                             thread dlopens the plugin and runs it; then a
+ *                             forked child, failing twice more, calls
+ *                             wrapf_busy() directly and through dlsym */
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +30,7 @@ int wrapf_busy(void);
 void *wrapf_alloc(size_t size);
 ssize_t wrapf_take(int err, size_t n);
 int wrapf_call(int (*fn)(void));
+void wrapf_reset(int n);
 
 static int inner;
 
@@ -39,6 +50,66 @@ static int call_symbol(void *handle)
 	return fn();
 }
 
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+static void handle(int sig, int flags)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = flags };
+	sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, NULL);
+}
+
+static void *busy_thread(void *arg)
+{
+	*(int *)arg = wrapf_busy();
+	return NULL;
+}
+
+static int run_plugin(const char *name)
+{
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (h == NULL) {
+		fprintf(stderr, "dlopen: %s\n", dlerror());
+		return -100;
+	}
+	int (*run)(void) = (int (*)(void))dlsym(h, "plugin_run");
+	return run();
+}
+
+static int threads(void)
+{
+	pthread_t t[4];
+	int got[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, busy_thread, &got[i]);
+	/* By path: a sanitizer's dlopen interceptor would lose the RUNPATH. */
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
+	if (n <= 0)
+		return 2;
+	path[n] = '\0';
+	strcpy(strrchr(path, '/') + 1, "libwrap_plugin.so");
+	int plugin = run_plugin(path);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	printf("threads %d %d %d %d plugin %d\n", got[0], got[1], got[2], got[3], plugin);
+	fflush(stdout);
+	pid_t child = fork();
+	if (child == 0) {
+		wrapf_reset(2);
+		int direct = wrapf_busy();
+		wrapf_reset(2);
+		printf("child %d %d\n", direct, call_symbol(RTLD_DEFAULT));
+		fflush(stdout);
+		_exit(0);
+	}
+	int status;
+	return waitpid(child, &status, 0) == child && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "busy";
@@ -50,13 +121,15 @@ int main(int argc, char **argv)
 		void *h = dlopen("libwrap_flaky.so", RTLD_NOW);
 		printf("%d\n", h ? call_symbol(h) : -100);
 	} else if (strcmp(mode, "plugin") == 0) {
-		void *h = dlopen("libwrap_plugin.so", RTLD_NOW | RTLD_LOCAL);
-		if (h == NULL) {
-			fprintf(stderr, "dlopen: %s\n", dlerror());
-			return 2;
-		}
-		int (*run)(void) = (int (*)(void))dlsym(h, "plugin_run");
-		printf("%d\n", run());
+		printf("%d\n", run_plugin("libwrap_plugin.so"));
+	} else if (strcmp(mode, "signal") == 0) {
+		handle(SIGUSR1, 0);
+		handle(SIGUSR2, SA_RESTART);
+		printf("pid=%d\n", (int)getpid());
+		fflush(stdout);
+		printf("%d\n", wrapf_busy());
+	} else if (strcmp(mode, "threads") == 0) {
+		return threads();
 	} else if (strcmp(mode, "alloc") == 0) {
 		printf("%s\n", wrapf_alloc(16) ? "ptr" : "null");
 	} else if (strcmp(mode, "take") == 0 && argc > 2) {
@@ -70,7 +143,8 @@ int main(int argc, char **argv)
 		int outer = wrapf_call(callback);
 		printf("%d %d\n", outer, inner);
 	} else {
-		fprintf(stderr, "usage: wrap_client busy|dlsym|handle|plugin|alloc|take ERRNO|nested\n");
+		fprintf(stderr, "usage: wrap_client busy|dlsym|handle|plugin|alloc|take ERRNO|nested|"
+				"signal|threads\n");
 		return 2;
 	}
 	return 0;

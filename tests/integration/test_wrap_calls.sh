@@ -102,3 +102,26 @@ for mode in "${modes[@]}"; do
 		"no wrapper: $mode"
 done
 [ ! -s "$BS_TMP/log.jsonl" ] || assert_no_grep '"event":"wrap\.' "$BS_TMP/log.jsonl" "no wrap lines"
+
+# Threads and fork: four threads call wrapf_busy while the main thread
+# dlopens the plugin (a walk of the GOTs while calls are in flight) and
+# runs it; the 12 failures are shared, so every call is retried until it
+# gets through (no count limit here: which call meets how many failures is
+# up to the scheduler). A forked child (the walk lock must not be inherited
+# held) fails twice more for each of its two calls, direct and through
+# dlsym, and is retried.
+rm -f "$BS_TMP/log.jsonl"
+WRAPF_FAILS=12 "$client" threads >plain.out || fail "threads without backstop"
+assert_eq "$(cat plain.out)" "$(printf 'threads 5 5 5 5 plugin 5\nchild 5 5')" "threads without backstop"
+WRAPF_FAILS=12 BACKSTOP_WRAP_WRAPF_BUSY_ATTEMPTS=0 BACKSTOP_WRAP_WRAPF_BUSY_DEADLINE=120s \
+	BACKSTOP_POLICY=policy.ini under_backstop "$client" threads >wrapped.out ||
+	fail "threads under backstop"
+assert_eq "$(cat wrapped.out)" "$(printf 'threads 0 0 0 0 plugin 0\nchild 0 0')" "threads under backstop"
+log="$BS_TMP/log.jsonl"
+assert_log_valid "$log"
+assert_eq "$(count_lines '"event":"wrap.retry","symbol":"wrapf_busy"' "$log")" 16 "12 + 2 + 2 retries"
+assert_no_grep '"event":"wrap.giveup"' "$log" "no give-up"
+parent=$(grep -m1 '"event":"policy.loaded"' "$log" | grep -o '"pid":[0-9]*,')
+assert_eq "$(grep '"event":"wrap.ok"' "$log" | grep -vc "$parent")" 2 "the child's two calls, retried"
+ok=$(grep '"event":"wrap.ok"' "$log" | grep -c "$parent")
+[ "$ok" -ge 1 ] && [ "$ok" -le 5 ] || fail "parent wrap.ok lines: $ok, expected 1 to 5"

@@ -3,19 +3,35 @@
  * wrapper tests (tests/integration/test_wrap_*.sh). Linked -z now with full
  * RELRO, like the programs that call it. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/types.h>
 
 #define BUSY 5 /* like SQLITE_BUSY */
 
+static int left = -1;
+
+/* Thread-safe: the failures are shared by every caller of the process. */
 static int failures_left(void)
 {
-	static int left = -1;
-	if (left < 0) {
+	int now = __atomic_load_n(&left, __ATOMIC_ACQUIRE);
+	if (now < 0) {
 		const char *s = getenv("WRAPF_FAILS");
-		left = s ? atoi(s) : 3;
+		int start = s ? atoi(s) : 3;
+		__atomic_compare_exchange_n(&left, &now, start, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_ACQUIRE);
 	}
-	return left > 0 ? left-- : 0;
+	now = __atomic_load_n(&left, __ATOMIC_ACQUIRE);
+	while (now > 0 && !__atomic_compare_exchange_n(&left, &now, now - 1, false,
+						     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return now > 0;
+}
+
+/* Fail the next n calls (a forked child starts its own series). */
+void wrapf_reset(int n)
+{
+	__atomic_store_n(&left, n, __ATOMIC_RELEASE);
 }
 
 /* BUSY while failing, then 0. */

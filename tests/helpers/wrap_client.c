@@ -11,6 +11,7 @@
  *   wrap_client nested        wrapf_call(cb), cb calls wrapf_busy()
  *   wrap_client signal        prints "pid=N", installs SIGUSR1 without and
  *                             SIGUSR2 with SA_RESTART, then wrapf_busy()
+ *   wrap_client loop N        wrapf_busy() N times (for instruction counts)
  *   wrap_client threads       4 threads call wrapf_busy() while the main
  *                             thread dlopens the plugin and runs it; then a
  *                             forked child, failing twice more, calls
@@ -128,6 +129,11 @@ int main(int argc, char **argv)
 		printf("pid=%d\n", (int)getpid());
 		fflush(stdout);
 		printf("%d\n", wrapf_busy());
+	} else if (strcmp(mode, "loop") == 0 && argc > 2) {
+		long sum = 0;
+		for (long i = atol(argv[2]); i > 0; i--)
+			sum += wrapf_busy();
+		printf("%ld\n", sum);
 	} else if (strcmp(mode, "threads") == 0) {
 		return threads();
 	} else if (strcmp(mode, "alloc") == 0) {
@@ -144,7 +150,7 @@ int main(int argc, char **argv)
 		printf("%d %d\n", outer, inner);
 	} else {
 		fprintf(stderr, "usage: wrap_client busy|dlsym|handle|plugin|alloc|take ERRNO|nested|"
-				"signal|threads\n");
+				"signal|threads|loop N\n");
 		return 2;
 	}
 	return 0;

@@ -158,6 +158,8 @@ static bool build(struct wrapper *w, const struct bs_wrap *decl)
 /* Under refresh_lock. */
 static void redirect(void)
 {
+	if (n_wrappers == 0)
+		return; /* libffi built none: nothing to point calls at */
 	struct bs_got_target targets[n_wrappers];
 	for (size_t i = 0; i < n_wrappers; i++)
 		targets[i] = wrappers[i].got;

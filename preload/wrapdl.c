@@ -208,7 +208,7 @@ UNINSTRUMENTED void *bs_dlsym_choose(void *handle, const char *name)
 {
 	resolve_libc();
 	if (__atomic_load_n(&wrappers_active, __ATOMIC_ACQUIRE) && handle != RTLD_NEXT &&
-	    bs_wrap_declared(name))
+	    name != NULL && bs_wrap_declared(name))
 		return (void *)managed_dlsym;
 	return (void *)libc_dlsym;
 }

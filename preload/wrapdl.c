@@ -37,7 +37,7 @@ static bool wrappers_active;
 /* The choosers run inside a sanitizer runtime's own start-up (it resolves
  * its interceptors with dlsym before its shadow memory exists), so they and
  * what they call must not be instrumented. */
-#define UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined")))
+#define UNINSTRUMENTED __attribute__((no_sanitize("address", "undefined", "thread")))
 
 void bs_wrapdl_activate(void)
 {

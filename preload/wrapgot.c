@@ -192,6 +192,19 @@ struct walk {
 	size_t rewritten;
 };
 
+/* Marks the targets whose definition lies in this object. */
+static int check_loaded(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct walk *w = arg;
+	(void)size;
+	for (size_t i = 0; i < w->n; i++) {
+		void *real = __atomic_load_n(&w->targets[i].real, __ATOMIC_ACQUIRE);
+		if (real != NULL && object_contains(info, (uintptr_t)real))
+			w->targets[i].loaded = true;
+	}
+	return 0;
+}
+
 static int resolve_in(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct walk *w = arg;
@@ -222,6 +235,12 @@ size_t bs_got_resolve(struct bs_got_target *targets, size_t n)
 {
 	struct walk w = { .targets = targets, .n = n, .self = (uintptr_t)&bs_got_resolve,
 			  .vdso = getauxval(AT_SYSINFO_EHDR) };
+	for (size_t i = 0; i < n; i++)
+		targets[i].loaded = false;
+	dl_iterate_phdr(check_loaded, &w);
+	for (size_t i = 0; i < n; i++)
+		if (!targets[i].loaded)
+			__atomic_store_n(&targets[i].real, NULL, __ATOMIC_RELEASE);
 	dl_iterate_phdr(resolve_in, &w);
 	size_t missing = 0;
 	for (size_t i = 0; i < n; i++)

@@ -13,10 +13,13 @@ struct bs_got_target {
 	void *code;          /* where redirected calls go */
 	bool ifunc;          /* found, but as a GNU indirect function: not wrapped */
 	bool library_seen;   /* an object named library is loaded */
+	bool loaded;         /* scratch: real lies in a loaded object */
 };
 
 /* Look up, in load order, the definitions of the targets that have none
- * yet. Returns how many targets still have none. */
+ * yet, or whose definition is no longer loaded (its library was dlclose'd:
+ * a later load may put it elsewhere). Returns how many targets still have
+ * none. */
 size_t bs_got_resolve(struct bs_got_target *targets, size_t n);
 
 /* Point every slot that binds a found target's symbol to its definition

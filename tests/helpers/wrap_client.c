@@ -12,14 +12,20 @@
  *   wrap_client signal        prints "pid=N", installs SIGUSR1 without and
  *                             SIGUSR2 with SA_RESTART, then wrapf_busy()
  *   wrap_client loop N        wrapf_busy() N times (for instruction counts)
+ *   wrap_client reload        the plugin by path: plugin_run() through dlsym,
+ *                             dlclose, its old address blocked, dlopen again
+ *                             (so it lands elsewhere), plugin_run() again,
+ *                             each failing twice first: "R1 R2 moved" 
  *   wrap_client threads       4 threads call wrapf_busy() while the main
  *                             thread dlopens the plugin and runs it; then a
  *                             forked child, failing twice more, calls
  *                             wrapf_busy() directly and through dlsym */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -80,6 +86,52 @@ static int run_plugin(const char *name)
 	return run();
 }
 
+/* Where the plugin sits next to this program. */
+static int plugin_path(char *path, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", path, cap - 32);
+	if (n <= 0)
+		return -1;
+	path[n] = '\0';
+	strcpy(strrchr(path, '/') + 1, "libwrap_plugin.so");
+	return 0;
+}
+
+/* The load address of a dlopen handle (dladdr cannot say: a wrapped
+ * function's address is backstop's, outside any object). */
+static void *base_of(void *h)
+{
+	struct link_map *lm = NULL;
+	return h != NULL && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 ? (void *)lm->l_addr : NULL;
+}
+
+static int reload(void)
+{
+	char path[4096];
+	if (plugin_path(path, sizeof path) != 0)
+		return 2;
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	int (*run)(void) = h ? (int (*)(void))dlsym(h, "plugin_run") : NULL;
+	void *old_base = base_of(h);
+	if (run == NULL || old_base == NULL)
+		return 2;
+	wrapf_reset(2);
+	int first = run();
+	dlclose(h);
+	if (dlopen(path, RTLD_NOW | RTLD_NOLOAD) != NULL)
+		return 3; /* still loaded: the test would prove nothing */
+	if (mmap(old_base, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		 -1, 0) != old_base)
+		return 4;
+	h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	run = h ? (int (*)(void))dlsym(h, "plugin_run") : NULL;
+	if (run == NULL)
+		return 2;
+	wrapf_reset(2);
+	printf("%d %d %s\n", first, run(), base_of(h) != old_base ? "moved" : "same");
+	return 0;
+}
+
 static int threads(void)
 {
 	pthread_t t[4];
@@ -88,11 +140,8 @@ static int threads(void)
 		pthread_create(&t[i], NULL, busy_thread, &got[i]);
 	/* By path: a sanitizer's dlopen interceptor would lose the RUNPATH. */
 	char path[4096];
-	ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
-	if (n <= 0)
+	if (plugin_path(path, sizeof path) != 0)
 		return 2;
-	path[n] = '\0';
-	strcpy(strrchr(path, '/') + 1, "libwrap_plugin.so");
 	int plugin = run_plugin(path);
 	for (int i = 0; i < 4; i++)
 		pthread_join(t[i], NULL);
@@ -136,6 +185,8 @@ int main(int argc, char **argv)
 		printf("%ld\n", sum);
 	} else if (strcmp(mode, "threads") == 0) {
 		return threads();
+	} else if (strcmp(mode, "reload") == 0) {
+		return reload();
 	} else if (strcmp(mode, "alloc") == 0) {
 		printf("%s\n", wrapf_alloc(16) ? "ptr" : "null");
 	} else if (strcmp(mode, "take") == 0 && argc > 2) {
@@ -150,7 +201,7 @@ int main(int argc, char **argv)
 		printf("%d %d\n", outer, inner);
 	} else {
 		fprintf(stderr, "usage: wrap_client busy|dlsym|handle|plugin|alloc|take ERRNO|nested|"
-				"signal|threads|loop N\n");
+				"signal|threads|loop N|reload\n");
 		return 2;
 	}
 	return 0;

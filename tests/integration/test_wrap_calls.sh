@@ -125,3 +125,19 @@ parent=$(grep -m1 '"event":"policy.loaded"' "$log" | grep -o '"pid":[0-9]*,')
 assert_eq "$(grep '"event":"wrap.ok"' "$log" | grep -vc "$parent")" 2 "the child's two calls, retried"
 ok=$(grep '"event":"wrap.ok"' "$log" | grep -c "$parent")
 [ "$ok" -ge 1 ] && [ "$ok" -le 5 ] || fail "parent wrap.ok lines: $ok, expected 1 to 5"
+
+# The defining library is dlclose'd and loaded again at another address
+# (its old one blocked): the wrapper follows the new definition.
+cat >reload.ini <<EOF2
+[global]
+log = $BS_TMP/log.jsonl
+[wrap "plugin_run"]
+returns = int
+retry_if = return == 5
+base = 1ms
+EOF2
+rm -f "$BS_TMP/log.jsonl"
+assert_eq "$("$client" reload)" "5 5 moved" "reload without backstop"
+assert_eq "$(BACKSTOP_POLICY=reload.ini under_backstop "$client" reload)" "0 0 moved" "reload under backstop"
+assert_eq "$(count_lines '"event":"wrap.ok","symbol":"plugin_run","attempt":3,' "$BS_TMP/log.jsonl")" 2 \
+	"both loads' calls retried"

@@ -64,6 +64,13 @@ for mode in "${modes[@]}"; do
 	retried wrapf_busy
 	note "$mode: redirected"
 done
+# The same client with DT_RPATH instead of DT_RUNPATH finds its plugin too.
+if [ -z "${BS_SANITIZE:-}" ]; then
+	rm -f "$BS_TMP/log.jsonl"
+	assert_eq "$(WRAPF_FAILS=3 BACKSTOP_POLICY=policy.ini under_backstop "$BS_HELPERS/wrap_client_rpath" plugin)" 0 \
+		"plugin found through DT_RPATH"
+	retried wrapf_busy
+fi
 assert_grep '"event":"wrap.missing","symbol":"no_such_function","reason":"not_found"' \
 	"$BS_TMP/log.jsonl" "wrap.missing for an undefined symbol"
 assert_eq "$(count_lines '"event":"wrap.missing"' "$BS_TMP/log.jsonl")" 1 "wrap.missing once"

@@ -42,6 +42,7 @@ POLICY_SRC := $(wildcard policy/*.c)
 ENGINE_SRC := $(wildcard engine/*.c)
 API_SRC := $(wildcard api/*.c)
 PRELOAD_SRC := $(wildcard preload/*.c)
+PRELOAD_ASM := $(wildcard preload/*.S)
 CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/unit/*.c tests/runner/*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c examples/*.c)
@@ -49,7 +50,7 @@ HELPER_SRC := $(wildcard tests/helpers/*.c examples/*.c)
 POLICY_OBJ := $(POLICY_SRC:%.c=$(BUILD)/obj/%.o)
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o)
-PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o)
+PRELOAD_OBJ := $(PRELOAD_SRC:%.c=$(BUILD)/obj/%.o) $(PRELOAD_ASM:%.S=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/obj/%.o)
 HELPERS := $(addprefix $(BUILD)/helpers/,$(notdir $(HELPER_SRC:.c=)))
@@ -90,6 +91,10 @@ $(BUILD)/obj/%.o: %.c
 
 CHECK_CFLAGS_FOR_tests = $(CHECK_CFLAGS)
 
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) -MMD -MP $(CFLAGS) -c -o $@ $<
+
 $(CORE_LIB): $(ENGINE_OBJ) $(POLICY_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -98,7 +103,7 @@ $(CORE_LIB): $(ENGINE_OBJ) $(POLICY_OBJ)
 $(LIB): $(PRELOAD_OBJ) $(ENGINE_OBJ) $(POLICY_OBJ) $(EXPORTS_MAP)
 	$(CC) -shared -o $@ $(PRELOAD_OBJ) $(ENGINE_OBJ) $(POLICY_OBJ) $(INIH_A) \
 		-Wl,--version-script=$(EXPORTS_MAP) -Wl,--exclude-libs,ALL \
-		-Wl,-z,defs -Wl,-z,now $(BS_LDFLAGS) $(LDFLAGS) -ldl -lpthread
+		-Wl,-z,defs -Wl,-z,now $(BS_LDFLAGS) $(LDFLAGS) -lffi -ldl -lpthread
 
 $(CLI): $(CLI_OBJ) $(CORE_LIB)
 	$(CC) -o $@ $(CLI_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \

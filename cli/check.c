@@ -42,8 +42,15 @@ int cli_check(int argc, char **argv)
 	if (!policy)
 		return CLI_FAIL;
 	bs_policy_describe(policy, stdout);
-	printf("policy OK: %s, %zu dest rule%s\n", policy->source, policy->n_rules - 1,
+	printf("policy OK: %s, %zu dest rule%s", policy->source, policy->n_rules - 1,
 	       policy->n_rules == 2 ? "" : "s");
+	if (policy->n_wraps > 1) {
+		printf(", %zu declared wrapper%s:", policy->n_wraps - 1,
+		       policy->n_wraps == 2 ? "" : "s");
+		for (size_t w = 1; w < policy->n_wraps; w++)
+			printf(" %s", policy->wraps[w].symbol);
+	}
+	printf("\n");
 	bs_policy_free(policy);
 	return CLI_OK;
 }

@@ -1,8 +1,9 @@
-/* backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST: which rule
- * matches DEST and why, and the retry schedule it gets, sampled from the
- * real backoff code. */
+/* backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST|SYMBOL: which
+ * rule matches DEST and why, or the declared wrapper of SYMBOL, and the
+ * retry schedule it gets, sampled from the real backoff code. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,13 +18,15 @@
 extern char **environ;
 
 static const char help[] =
-	"Usage: backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST\n"
+	"Usage: backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST|SYMBOL\n"
 	"\n"
 	"Show which rule matches DEST (127.0.0.1:5432, [::1]:80, unix:/path) and\n"
 	"why, its connect settings, whether DEST is exempt from max_conns, and\n"
 	"the retry schedule: for each attempt the delay before it (min, median\n"
 	"and max over SAMPLES runs of the real backoff code with a fixed seed),\n"
 	"and when it starts and ends at the latest, against the deadline.\n"
+	"For SYMBOL, a function declared in a [wrap \"SYMBOL\"] section: its\n"
+	"signature, when a return is retried, and the same schedule.\n"
 	"\n"
 	"Options:\n"
 	"  -p, --policy POLICY   policy file (default: $BACKSTOP_POLICY, else\n"
@@ -33,7 +36,8 @@ static const char help[] =
 	"                        policy's seed, else 1)\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"Exit status: 0 ok; 1 invalid policy; 2 usage error (bad DEST).\n";
+	"Exit status: 0 ok; 1 invalid policy; 2 usage error (bad DEST, or a\n"
+	"SYMBOL no [wrap] section declares).\n";
 
 static int parse_count(const char *text, uint64_t min, uint64_t max, uint64_t *out)
 {
@@ -114,6 +118,29 @@ static void print_settings(const struct bs_rule *rule)
 	printf("\n");
 }
 
+static const struct bs_wrap *find_wrap(const struct bs_policy *policy, const char *symbol)
+{
+	for (size_t w = 1; w < policy->n_wraps; w++)
+		if (strcmp(policy->wraps[w].symbol, symbol) == 0)
+			return &policy->wraps[w];
+	return NULL;
+}
+
+/* The declared wrapper of SYMBOL, as `backstop check` prints its keys. */
+static int explain_wrap(const struct bs_policy *policy, const struct bs_wrap *w,
+			size_t samples, uint64_t seed)
+{
+	printf("symbol       %s\npolicy       %s\n", w->symbol, policy->source);
+	printf("library      %s\n\n", w->library[0] ? w->library
+					   : "any (the first loaded object that defines it)");
+	bs_policy_describe_wrap(policy, w, stdout);
+	printf("\n");
+	const struct schedule_spec spec = {
+		.attempts = w->attempts, .backoff = &w->backoff, .deadline = w->deadline,
+	};
+	return schedule_print(&spec, samples, seed, stdout) == 0 ? CLI_OK : CLI_FAIL;
+}
+
 int cli_explain(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -151,19 +178,35 @@ int cli_explain(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("explain", "missing DEST (like 127.0.0.1:5432, "
-						  "[::1]:80 or unix:/run/app.sock)");
+						  "[::1]:80 or unix:/run/app.sock) or SYMBOL");
 	if (argc - optind > 1)
-		return cli_usage_error("explain", "too many arguments (one DEST)");
+		return cli_usage_error("explain", "too many arguments (one DEST or SYMBOL)");
 	const char *text = argv[optind];
 	struct sockaddr_storage ss;
 	socklen_t len;
-	if (bs_dest_parse(text, &ss, &len) != 0)
-		return cli_usage_error("explain", "'%s' is not a destination (like "
-						  "127.0.0.1:5432, [::1]:80 or unix:/run/app.sock)",
-				       text);
-
-	struct bs_policy *policy = cli_load_policy(path, environ);
-	if (!policy)
+	bool is_dest = bs_dest_parse(text, &ss, &len) == 0;
+	struct bs_policy *policy = NULL;
+	const struct bs_wrap *wrap = NULL;
+	if (!is_dest) {
+		if (!(policy = cli_load_policy(path, environ)))
+			return CLI_FAIL;
+		wrap = find_wrap(policy, text);
+		if (wrap == NULL) {
+			bs_policy_free(policy);
+			return cli_usage_error("explain", "'%s' is not a destination (like "
+							  "127.0.0.1:5432, [::1]:80 or unix:/run/app.sock) "
+							  "nor a symbol a [wrap] section of the policy declares",
+					       text);
+		}
+	}
+	if (seed == 0 && policy)
+		seed = policy->global.seed ? policy->global.seed : 1;
+	if (wrap != NULL) {
+		int rc = explain_wrap(policy, wrap, (size_t)samples, seed);
+		bs_policy_free(policy);
+		return rc;
+	}
+	if (!(policy = cli_load_policy(path, environ)))
 		return CLI_FAIL;
 	const struct sockaddr *sa = (const struct sockaddr *)&ss;
 	const struct bs_rule *rule = bs_policy_match(policy, sa, len);
@@ -180,7 +223,14 @@ int cli_explain(int argc, char **argv)
 		printf("\n");
 		if (seed == 0)
 			seed = policy->global.seed ? policy->global.seed : 1;
-		rc = schedule_print(rule, (size_t)samples, seed, stdout) == 0 ? CLI_OK : CLI_FAIL;
+		/* An attempt without its own timeout is bounded by the deadline only. */
+		const struct schedule_spec spec = {
+			.attempts = rule->attempts, .backoff = &rule->backoff,
+			.attempt_max = rule->attempt_timeout && rule->attempt_timeout < rule->deadline
+					       ? rule->attempt_timeout : rule->deadline,
+			.deadline = rule->deadline,
+		};
+		rc = schedule_print(&spec, (size_t)samples, seed, stdout) == 0 ? CLI_OK : CLI_FAIL;
 	}
 	bs_policy_free(policy);
 	return rc;

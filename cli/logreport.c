@@ -56,7 +56,8 @@ static void print_group(const struct log_summary *sum, const struct group *g, FI
 	char first[40], last[40];
 	logtime_format(first, sizeof first, g->first);
 	logtime_format(last, sizeof last, g->last);
-	fprintf(out, "%s %s\n", g->is_client ? "client" : log_by_names[sum->by], g->key);
+	fprintf(out, "%s %s\n", g->is_client ? "client" : g->is_symbol ? "symbol" : log_by_names[sum->by],
+		g->key);
 	/* Groups of sleep or policy events have no calls to count. */
 	if (g->retries + g->ok + g->giveups + g->passes + g->cap_waits + g->cap_timeouts +
 		    g->cap_rejects + g->sheds > 0)
@@ -91,8 +92,8 @@ void logreport_text(const struct log_summary *sum, FILE *out)
 	for (size_t i = 0; i < sum->n_groups; i++)
 		print_group(sum, &sum->groups[i], out);
 	if (sum->n_groups)
-		fprintf(out, "calls seen = connect.ok + connect.giveup: calls that succeed at "
-			     "the first try are not logged.\n");
+		fprintf(out, "calls seen = connect.ok + connect.giveup (wrap.ok + wrap.giveup for a "
+			     "symbol): calls that succeed at the first try are not logged.\n");
 }
 
 static json_t *counters_json(const struct counters *c)

@@ -24,6 +24,7 @@ int log_event_parse(const char *line, struct log_event *ev)
 	ev->prog = str_field(obj, "prog");
 	ev->dest = str_field(obj, "dest");
 	ev->client = str_field(obj, "client");
+	ev->symbol = str_field(obj, "symbol");
 	ev->rule = str_field(obj, "rule");
 	ev->reason = str_field(obj, "reason");
 	ev->attempt = json_integer_value(json_object_get(obj, "attempt"));
@@ -40,7 +41,7 @@ void log_event_key(const struct log_event *ev, enum log_by by, char *buf, size_t
 	const char *key = NULL;
 	switch (by) {
 	case LOG_BY_DEST:
-		key = ev->dest ? ev->dest : ev->client;
+		key = ev->dest ? ev->dest : ev->client ? ev->client : ev->symbol;
 		break;
 	case LOG_BY_EVENT:
 		key = ev->event;
@@ -131,11 +132,15 @@ static void count_kind(struct group *g, const struct log_event *ev)
 		{ "cap.timeout", offsetof(struct group, cap_timeouts) },
 		{ "cap.reject", offsetof(struct group, cap_rejects) },
 		{ "accept.shed", offsetof(struct group, sheds) },
+		{ "wrap.retry", offsetof(struct group, retries) },
+		{ "wrap.ok", offsetof(struct group, ok) },
+		{ "wrap.giveup", offsetof(struct group, giveups) },
 	};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
 		if (strcmp(ev->event, kinds[i].event) == 0)
 			(*(uint64_t *)((char *)g + kinds[i].offset))++;
-	if (strcmp(ev->event, "connect.ok") == 0 && ev->attempt > 1)
+	if ((strcmp(ev->event, "connect.ok") == 0 || strcmp(ev->event, "wrap.ok") == 0) &&
+	    ev->attempt > 1)
 		g->ok_after_retry++;
 }
 
@@ -155,14 +160,16 @@ int logstats_add(struct log_summary *sum, const struct log_event *ev)
 	if (sum->events == 0 || ev->ts > sum->last)
 		sum->last = ev->ts;
 	g->is_client = sum->by == LOG_BY_DEST && !ev->dest && ev->client;
+	g->is_symbol = sum->by == LOG_BY_DEST && !ev->dest && !ev->client && ev->symbol;
 	g->events++;
 	sum->events++;
 	count_kind(g, ev);
-	if (strcmp(ev->event, "connect.giveup") == 0 &&
+	bool wrap = strncmp(ev->event, "wrap.", 5) == 0;
+	if ((strcmp(ev->event, "connect.giveup") == 0 || (wrap && strcmp(ev->event + 5, "giveup") == 0)) &&
 	    count(&g->reasons, ev->reason ? ev->reason : "(none)") != 0)
 		return -1;
-	if (strcmp(ev->event, "connect.retry") == 0 && ev->delay_ms >= 0 &&
-	    add_delay(g, ev->delay_ms) != 0)
+	if ((strcmp(ev->event, "connect.retry") == 0 || (wrap && strcmp(ev->event + 5, "retry") == 0)) &&
+	    ev->delay_ms >= 0 && add_delay(g, ev->delay_ms) != 0)
 		return -1;
 	return count(&g->by_event, ev->event) || count(&g->rules, ev->rule) ||
 			       count(&g->progs, ev->prog) ||

@@ -14,6 +14,7 @@ struct log_event {
 	json_t *obj;
 	double ts;
 	const char *event, *prog, *dest, *client, *rule, *reason;
+	const char *symbol; /* wrap.*: the declared function */
 	json_int_t attempt; /* 0 when absent */
 	double delay_ms;    /* < 0 when absent */
 };
@@ -34,6 +35,7 @@ struct counters {
 struct group {
 	char *key;
 	bool is_client; /* LOG_BY_DEST: the key is an accept.* client */
+	bool is_symbol; /* LOG_BY_DEST: the key is a wrap.* symbol */
 	uint64_t events;
 	uint64_t retries, ok, ok_after_retry, giveups;
 	uint64_t cap_waits, cap_acquired, cap_timeouts, cap_rejects, sheds, passes;

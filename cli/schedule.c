@@ -1,4 +1,4 @@
-/* The retry schedule of one rule, sampled from the real bs_backoff_next so
+/* The retry schedule of one rule or wrapper, sampled from the real bs_backoff_next so
  * that the table shows what the library will do, jitter included. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +22,7 @@ static double ms(bs_ns d)
 }
 
 /* delays[(r - 1) * samples + s]: the delay before retry r in run s. */
-static void sample(const struct bs_rule *rule, size_t retries, size_t samples,
+static void sample(const struct schedule_spec *spec, size_t retries, size_t samples,
 		   uint64_t seed, bs_ns *delays)
 {
 	struct bs_rng rng;
@@ -31,14 +31,15 @@ static void sample(const struct bs_rule *rule, size_t retries, size_t samples,
 		bs_ns prev = 0;
 		for (size_t r = 1; r <= retries; r++)
 			delays[(r - 1) * samples + s] =
-				bs_backoff_next(&rule->backoff, (uint32_t)r, &prev, &rng);
+				bs_backoff_next(spec->backoff, (uint32_t)r, &prev, &rng);
 	}
 }
 
-int schedule_print(const struct bs_rule *rule, size_t samples, uint64_t seed,
+int schedule_print(const struct schedule_spec *spec, size_t samples, uint64_t seed,
 		   FILE *out)
 {
-	size_t rows = rule->attempts < MAX_ROWS ? rule->attempts : MAX_ROWS;
+	const bs_ns deadline = spec->deadline, attempt_max = spec->attempt_max;
+	size_t rows = spec->attempts != 0 && spec->attempts < MAX_ROWS ? spec->attempts : MAX_ROWS;
 	size_t retries = rows - 1;
 	bs_ns *delays = malloc((retries ? retries : 1) * samples * sizeof *delays);
 	bs_ns *elapsed = calloc(samples, sizeof *elapsed); /* per run, failures instant */
@@ -47,14 +48,14 @@ int schedule_print(const struct bs_rule *rule, size_t samples, uint64_t seed,
 		free(elapsed);
 		return -1;
 	}
-	sample(rule, retries, samples, seed, delays);
+	sample(spec, retries, samples, seed, delays);
 
-	/* An attempt without its own timeout is bounded by the deadline only. */
-	bs_ns attempt_max = rule->attempt_timeout && rule->attempt_timeout < rule->deadline
-				    ? rule->attempt_timeout : rule->deadline;
-	fprintf(out, "schedule     %zu samples, seed %llu; an attempt takes at most %.0f ms, "
-		     "the deadline is %.0f ms\n\n",
-		samples, (unsigned long long)seed, ms(attempt_max), ms(rule->deadline));
+	fprintf(out, "schedule     %zu samples, seed %llu; ", samples, (unsigned long long)seed);
+	if (attempt_max != 0)
+		fprintf(out, "an attempt takes at most %.0f ms", ms(attempt_max));
+	else
+		fprintf(out, "calls taken to return at once");
+	fprintf(out, ", the deadline is %.0f ms\n\n", ms(deadline));
 	fprintf(out, "attempt   delay before it (ms)            worst case (ms)\n");
 	fprintf(out, "             min     median        max    starts by    ends by   vs deadline\n");
 
@@ -78,23 +79,26 @@ int schedule_print(const struct bs_rule *rule, size_t samples, uint64_t seed,
 				ms(col[samples / 2]), ms(col[samples - 1]));
 		}
 		bs_ns worst_end = worst_start + attempt_max;
-		const char *verdict = earliest >= rule->deadline ? "cut by deadline"
-				      : worst_start >= rule->deadline ? "may be cut"
-				      : worst_end > rule->deadline  ? "fits (ends at deadline)"
+		const char *verdict = earliest >= deadline ? "cut by deadline"
+				      : worst_start >= deadline ? "may be cut"
+				      : worst_end > deadline  ? "fits (ends at deadline)"
 								    : "fits";
 		/* An attempt that may start past the deadline has no end to show. */
 		char end[32] = "-";
-		if (worst_start < rule->deadline)
+		if (worst_start < deadline)
 			snprintf(end, sizeof end, "%.0f",
-				 ms(worst_end < rule->deadline ? worst_end : rule->deadline));
+				 ms(worst_end < deadline ? worst_end : deadline));
 		fprintf(out, " %12.0f %10s   %s\n", ms(worst_start), end, verdict);
-		if (earliest >= rule->deadline) {
+		if (earliest >= deadline) {
 			shown = k;
 			break;
 		}
 	}
-	if (shown < rule->attempts)
-		fprintf(out, "  ... attempts %zu to %u not shown%s\n", shown + 1, rule->attempts,
+	if (spec->attempts == 0 && shown == rows)
+		fprintf(out, "  ... attempts from %zu on not shown: no count limit, the deadline "
+			     "ends the call\n", shown + 1);
+	else if (shown < spec->attempts)
+		fprintf(out, "  ... attempts %zu to %u not shown%s\n", shown + 1, spec->attempts,
 			shown < rows ? ": the deadline ends the call before them" : "");
 	fprintf(out, "\nstarts by: latest start if every earlier attempt used its whole "
 		     "time and the longest delay;\ncut by deadline: even failures that "

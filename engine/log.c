@@ -281,6 +281,13 @@ void bs_line_ms(struct bs_logline *line, const char *key, bs_ns value)
 	errno = saved;
 }
 
+void bs_line_raw(struct bs_logline *line, const char *key, const char *json)
+{
+	int saved = errno;
+	put_number(line, key, json, strlen(json));
+	errno = saved;
+}
+
 void bs_line_errno(struct bs_logline *line, const char *key, int err)
 {
 	int saved = errno;

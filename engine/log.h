@@ -97,6 +97,9 @@ void bs_line_str(struct bs_logline *line, const char *key, const char *value);
 void bs_line_int(struct bs_logline *line, const char *key, int64_t value);
 /* A duration in milliseconds, with three decimals ("12.345"). */
 void bs_line_ms(struct bs_logline *line, const char *key, bs_ns value);
+/* A JSON literal already formatted by the caller: a number, true, false
+ * or null (written as it is, whole or not at all). */
+void bs_line_raw(struct bs_logline *line, const char *key, const char *json);
 /* errno as its symbolic name ("ECONNREFUSED"); unknown ones as a number. */
 void bs_line_errno(struct bs_logline *line, const char *key, int err);
 /* Close the line and write it with one write(2); a line that cannot be

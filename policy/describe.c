@@ -36,7 +36,9 @@ static void describe_scope(const struct bs_policy *p, enum bs_scope scope,
 	char head[BS_NAME_MAX + 32], origin[BS_WHY_MAX];
 	size_t n;
 	const struct bs_key *keys = bs_scope_keys(scope, &n);
-	if (scope == BS_SC_RULE && r > 0)
+	if (scope == BS_SC_WRAP)
+		snprintf(head, sizeof head, "wrap \"%s\"", p->wraps[r].symbol);
+	else if (scope == BS_SC_RULE && r > 0)
 		snprintf(head, sizeof head, "dest \"%s\"", p->rules[r].name);
 	else
 		snprintf(head, sizeof head, "%s", bs_scope_name(scope));
@@ -52,6 +54,11 @@ static void describe_scope(const struct bs_policy *p, enum bs_scope scope,
 	}
 }
 
+void bs_policy_describe_wrap(const struct bs_policy *p, const struct bs_wrap *w, FILE *out)
+{
+	describe_scope(p, BS_SC_WRAP, (size_t)(w - p->wraps), out);
+}
+
 void bs_policy_describe(const struct bs_policy *p, FILE *out)
 {
 	fprintf(out, "# policy: %s, %zu dest rule%s\n", p->source, p->n_rules - 1,
@@ -62,4 +69,6 @@ void bs_policy_describe(const struct bs_policy *p, FILE *out)
 		describe_scope(p, BS_SC_RULE, r, out);
 	describe_scope(p, BS_SC_ACCEPT, 0, out);
 	describe_scope(p, BS_SC_SLEEP, 0, out);
+	for (size_t w = 1; w < p->n_wraps; w++)
+		describe_scope(p, BS_SC_WRAP, w, out);
 }

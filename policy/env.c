@@ -2,6 +2,8 @@
  *
  *   BACKSTOP_<SECTION>_<KEY>      BACKSTOP_CONNECT_DEADLINE=3s
  *   BACKSTOP_DEST_<NAME>_<KEY>    BACKSTOP_DEST_DB_MAX_CONNS=20
+ *   BACKSTOP_WRAP_<SYMBOL>_<KEY>  BACKSTOP_WRAP_SQLITE3_STEP_DEADLINE=10s
+ *                                 (a [wrap] section of the file only)
  *   BACKSTOP_LOG, BACKSTOP_SEED   short forms of the [global] keys
  *   BACKSTOP_POLICY               the file (read by bs_policy_load)
  *   BACKSTOP_TEST_*               reserved for tests, ignored here
@@ -47,7 +49,10 @@ void bs_env_name(const struct bs_policy *p, const struct bs_key *k, size_t r,
 	mangle(key, sizeof key, k->name);
 	if (short_form)
 		snprintf(buf, cap, PREFIX "%s", key);
-	else if (k->scope == BS_SC_RULE && r > 0) {
+	else if (k->scope == BS_SC_WRAP) {
+		mangle(owner, sizeof owner, p->wraps[r].symbol);
+		snprintf(buf, cap, PREFIX "WRAP_%s_%s", owner, key);
+	} else if (k->scope == BS_SC_RULE && r > 0) {
 		mangle(owner, sizeof owner, p->rules[r].name);
 		snprintf(buf, cap, PREFIX "DEST_%s_%s", owner, key);
 	} else {
@@ -84,6 +89,8 @@ static const char *suggest_var(const char *var, char names[][48], size_t max)
 	cands[n] = names[n];
 	n++;
 	for (int s = 0; s < BS_SC_COUNT; s++) {
+		if (s == BS_SC_WRAP)
+			continue; /* only per symbol */
 		size_t nk;
 		const struct bs_key *k = bs_scope_keys((enum bs_scope)s, &nk);
 		for (size_t i = 0; i < nk && n < max; i++) {
@@ -110,7 +117,8 @@ static int unknown_var(struct env_ctx *c)
 	if (near)
 		return fail(c, "unknown variable (did you mean %s?)", near);
 	return fail(c, "unknown variable (backstop reads BACKSTOP_POLICY, BACKSTOP_LOG, BACKSTOP_SEED, "
-		       "BACKSTOP_<SECTION>_<KEY> and BACKSTOP_DEST_<NAME>_<KEY>; see docs/policy.md)");
+		       "BACKSTOP_<SECTION>_<KEY>, BACKSTOP_DEST_<NAME>_<KEY> and "
+		       "BACKSTOP_WRAP_<SYMBOL>_<KEY>; see docs/policy.md)");
 }
 
 /* The rule whose mangled name is `name` (len bytes): its index, 0 when
@@ -132,11 +140,29 @@ static long find_rule(const struct bs_policy *p, const char *name, size_t len)
 	return found;
 }
 
-/* Split "NAME_KEY" (after BACKSTOP_DEST_) at the longest known key. */
-static const struct bs_key *split_dest(const char *rest, size_t *name_len)
+/* The wrap whose mangled symbol is `name` (len bytes), as find_rule. */
+static long find_wrap(const struct bs_policy *p, const char *name, size_t len)
+{
+	long found = 0;
+	char m[BS_NAME_MAX];
+	for (size_t w = 1; w < p->n_wraps && len < BS_NAME_MAX; w++) {
+		mangle(m, sizeof m, p->wraps[w].symbol);
+		if (strlen(m) == len && memcmp(m, name, len) == 0) {
+			if (found)
+				return -1;
+			found = (long)w;
+		}
+	}
+	return found;
+}
+
+/* Split "NAME_KEY" (after BACKSTOP_DEST_ or BACKSTOP_WRAP_) at the
+ * longest known key of the scope. */
+static const struct bs_key *split_named(enum bs_scope scope, const char *rest,
+					size_t *name_len)
 {
 	size_t n, len = strlen(rest), best_len = 0;
-	const struct bs_key *keys = bs_scope_keys(BS_SC_RULE, &n), *best = NULL;
+	const struct bs_key *keys = bs_scope_keys(scope, &n), *best = NULL;
 	char key[64];
 	for (size_t i = 0; i < n; i++) {
 		mangle(key, sizeof key, keys[i].name);
@@ -159,23 +185,50 @@ static bool is_mangled_name(const char *s, size_t len)
 	return len > 0 && len < BS_NAME_MAX;
 }
 
+static int unknown_key_of(struct env_ctx *c, enum bs_scope scope, const char *form)
+{
+	size_t n;
+	const struct bs_key *keys = bs_scope_keys(scope, &n);
+	char allowed[400] = "", up[64];
+	for (size_t i = 0, o = 0; i < n; i++) {
+		mangle(up, sizeof up, keys[i].name);
+		o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", o ? " " : "", up);
+	}
+	return fail(c, "unknown variable: %s needs one of the keys %s", form, allowed);
+}
+
+/* A wrap variable: only for a symbol the file declares (a symbol's case
+ * cannot be told from a variable name). */
+static int wrap_var(struct env_ctx *c, const char *value)
+{
+	size_t name_len;
+	const char *rest = c->var + strlen(PREFIX "WRAP_");
+	const struct bs_key *k = split_named(BS_SC_WRAP, rest, &name_len);
+	if (!k)
+		return unknown_key_of(c, BS_SC_WRAP, "BACKSTOP_WRAP_<SYMBOL>_<KEY>");
+	long w = find_wrap(c->p, rest, name_len);
+	if (w < 0)
+		return fail(c, "two [wrap] sections have symbols that both read %.*s here",
+			    (int)name_len, rest);
+	if (w == 0)
+		return fail(c, "no [wrap] section declares %.*s (declare the wrapper in the policy "
+			       "file; the environment only changes its keys)",
+			    (int)name_len, rest);
+	char why[BS_WHY_MAX];
+	if (bs_key_set(c->p, k, (size_t)w, value, false, BS_ORIGIN_ENV, why, sizeof why) != 0)
+		return fail(c, "%s", why);
+	return 0;
+}
+
 /* A dest variable: resolve its rule, creating it for a _MATCH variable
  * when `create` (the first pass) and no rule has that name. */
 static int dest_var(struct env_ctx *c, const char *value, bool create)
 {
 	size_t name_len;
 	const char *rest = c->var + strlen(PREFIX "DEST_");
-	const struct bs_key *k = split_dest(rest, &name_len);
-	if (!k) {
-		size_t n;
-		const struct bs_key *keys = bs_scope_keys(BS_SC_RULE, &n);
-		char allowed[400] = "", up[64];
-		for (size_t i = 0, o = 0; i < n; i++) {
-			mangle(up, sizeof up, keys[i].name);
-			o += (size_t)snprintf(allowed + o, sizeof allowed - o, "%s%s", o ? " " : "", up);
-		}
-		return fail(c, "unknown variable: BACKSTOP_DEST_<NAME>_<KEY> needs one of the keys %s", allowed);
-	}
+	const struct bs_key *k = split_named(BS_SC_RULE, rest, &name_len);
+	if (!k)
+		return unknown_key_of(c, BS_SC_RULE, "BACKSTOP_DEST_<NAME>_<KEY>");
 	if (!is_mangled_name(rest, name_len))
 		return fail(c, "the rule name must be written upper-case, with '_' for '-' and '.' "
 			       "(a rule \"db-main\" is BACKSTOP_DEST_DB_MAIN_...)");
@@ -224,6 +277,8 @@ static int section_var(struct env_ctx *c, const char *value)
 	}
 	for (int s = 0; s < BS_SC_COUNT; s++) {
 		char sec[16];
+		if (s == BS_SC_WRAP)
+			continue; /* wrap_var */
 		mangle(sec, sizeof sec, bs_scope_name((enum bs_scope)s));
 		size_t sl = strlen(sec);
 		if (strncmp(rest, sec, sl) != 0 || rest[sl] != '_')
@@ -280,7 +335,9 @@ int bs_apply_env(struct bs_policy *p, char *const *envp, bool *applied,
 		if (strlen(*e) - strlen(value) - 1 >= VAR_MAX)
 			return unknown_var(&c);
 		is_dest = strncmp(c.var, PREFIX "DEST_", strlen(PREFIX "DEST_")) == 0;
-		if ((is_dest ? dest_var(&c, value, false) : section_var(&c, value)) != 0)
+		bool is_wrap = strncmp(c.var, PREFIX "WRAP_", strlen(PREFIX "WRAP_")) == 0;
+		if ((is_dest ? dest_var(&c, value, false)
+			     : is_wrap ? wrap_var(&c, value) : section_var(&c, value)) != 0)
 			return -1;
 		*applied = true;
 	}

@@ -13,6 +13,7 @@
 #define ACC(field) F(struct bs_accept_policy, field)
 #define SLP(field) F(struct bs_sleep_policy, field)
 #define GLB(field) F(struct bs_global, field)
+#define WRP(field) F(struct bs_wrap, field)
 
 static const struct bs_enum_name nonblocking_names[] = {
 	{"pass", BS_NB_PASS}, {"sync", BS_NB_SYNC}, {NULL, 0}};
@@ -102,6 +103,27 @@ static const struct bs_key keys[] = {
 	 "how recent a failed connect makes a sleep a retry sleep", "1s"},
 	{BS_SC_SLEEP, "floor", BS_K_DURATION, SLP(floor), 0, 0, 0, NULL, false,
 	 "mode = all: shorter sleeps are left alone", "1ms"},
+
+	{BS_SC_WRAP, "returns", BS_K_CTYPE, WRP(returns), 0, 0, 0, NULL, false,
+	 "the C return type (required): int unsigned long size_t ... pointer double void", NULL},
+	{BS_SC_WRAP, "args", BS_K_CTYPES, WRP(args), offsetof(struct bs_wrap, n_args), 0, 0, NULL, false,
+	 "the C parameter types, in order; empty or void: none", NULL},
+	{BS_SC_WRAP, "retry_if", BS_K_RETRY_IF, WRP(retry_if), 0, 0, 0, NULL, false,
+	 "when a return is a transient failure (required): return OP VALUES [and errno in NAMES]", NULL},
+	{BS_SC_WRAP, "library", BS_K_STRING, WRP(library), 0, 0, 0, NULL, false,
+	 "only this object's definition (soname, file name or path); empty: the first loaded one", NULL},
+	{BS_SC_WRAP, "attempts", BS_K_UINT, WRP(attempts), 0, 0, 1000, NULL, false,
+	 "calls per program call, the first included; 0: the deadline bounds them", "10"},
+	{BS_SC_WRAP, "base", BS_K_DURATION, WRP(backoff.base), 0, 0, 0, NULL, false,
+	 "delay before the first retry", "10ms"},
+	{BS_SC_WRAP, "factor", BS_K_FACTOR, WRP(backoff.factor), 0, 0, 0, NULL, false,
+	 "growth of the delay per retry", "2"},
+	{BS_SC_WRAP, "max_delay", BS_K_DURATION, WRP(backoff.max_delay), 0, 0, 0, NULL, false,
+	 "largest delay between calls", "1s"},
+	{BS_SC_WRAP, "jitter", BS_K_JITTER, WRP(backoff.jitter), 0, 0, 0, NULL, false,
+	 "none, full, equal, decorrelated or N%", "full"},
+	{BS_SC_WRAP, "deadline", BS_K_DURATION, WRP(deadline), 0, 1, 0, NULL, false,
+	 "bound on the whole call, pauses included", "5s"},
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -120,14 +142,18 @@ const struct bs_key *bs_scope_keys(enum bs_scope scope, size_t *n)
 
 const char *bs_scope_name(enum bs_scope scope)
 {
-	static const char *const names[] = {"global", "connect", "accept", "sleep"};
+	static const char *const names[] = {
+		[BS_SC_GLOBAL] = "global", [BS_SC_RULE] = "connect", [BS_SC_ACCEPT] = "accept",
+		[BS_SC_SLEEP] = "sleep", [BS_SC_WRAP] = "wrap"};
 	return names[scope];
 }
 
 void bs_section_text(const struct bs_policy *p, enum bs_scope scope, size_t r,
 		     char *buf, size_t cap)
 {
-	if (scope == BS_SC_RULE && r > 0)
+	if (scope == BS_SC_WRAP)
+		snprintf(buf, cap, "[wrap \"%s\"]", p->wraps[r].symbol);
+	else if (scope == BS_SC_RULE && r > 0)
 		snprintf(buf, cap, "[dest \"%s\"]", p->rules[r].name);
 	else
 		snprintf(buf, cap, "[%s]", bs_scope_name(scope));
@@ -165,6 +191,8 @@ uint32_t *bs_origin_slot(struct bs_policy *p, const struct bs_key *k, size_t r)
 {
 	if (k->scope == BS_SC_RULE && r > 0)
 		return &p->origins->rule_keys[r * BS_SCOPE_KEYS_MAX + key_slot(k)];
+	if (k->scope == BS_SC_WRAP && r > 0)
+		return &p->origins->wrap_keys[r * BS_SCOPE_KEYS_MAX + key_slot(k)];
 	return &p->origins->scope[k->scope][key_slot(k)];
 }
 
@@ -182,6 +210,8 @@ void *bs_key_target(struct bs_policy *p, enum bs_scope scope, size_t r)
 		return &p->rules[r];
 	case BS_SC_ACCEPT:
 		return &p->accept;
+	case BS_SC_WRAP:
+		return &p->wraps[r];
 	default:
 		return &p->sleep;
 	}
@@ -265,6 +295,11 @@ static int parse_into(const struct bs_key *k, char *base, const char *value,
 	}
 	case BS_K_LOG:
 		return bs_parse_log(value, (struct bs_global *)base, why, cap);
+	case BS_K_CTYPE:
+	case BS_K_CTYPES:
+	case BS_K_RETRY_IF:
+	case BS_K_STRING:
+		return bs_wrap_parse_value(k, base, value, why, cap);
 	}
 	return -1;
 }
@@ -357,5 +392,11 @@ void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
 			snprintf(buf, cap, "%s", kinds[g->log_kind]);
 		return;
 	}
+	case BS_K_CTYPE:
+	case BS_K_CTYPES:
+	case BS_K_RETRY_IF:
+	case BS_K_STRING:
+		bs_wrap_format_value(k, base, buf, cap);
+		return;
 	}
 }

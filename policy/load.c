@@ -105,8 +105,11 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 		if (rule->max_conns > 0)
 			p->any_caps = true;
 	}
+	for (size_t w = 1; w < p->n_wraps; w++)
+		if (check_backoff(p, BS_SC_WRAP, w, &p->wraps[w].backoff, err) != 0)
+			return -1;
 	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
-	    check_unique_names(p, err) != 0)
+	    check_unique_names(p, err) != 0 || bs_wraps_finalize(p, err) != 0)
 		return -1;
 	return bs_matcher_build(p, err);
 }

@@ -12,8 +12,9 @@
 #include "policy/policy.h"
 #include "policy/values.h"
 
-/* The sections keys live in. [connect] and every [dest] share RULE keys. */
-enum bs_scope { BS_SC_GLOBAL, BS_SC_RULE, BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_COUNT };
+/* The sections keys live in. [connect] and every [dest] share RULE keys;
+ * every [wrap "SYMBOL"] has the WRAP keys (instance 0: the defaults). */
+enum bs_scope { BS_SC_GLOBAL, BS_SC_RULE, BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_WRAP, BS_SC_COUNT };
 
 enum bs_key_type {
 	BS_K_DURATION,     /* bs_ns */
@@ -26,6 +27,10 @@ enum bs_key_type {
 	BS_K_ERRSET,       /* struct bs_errset; repeatable */
 	BS_K_PATTERNS,     /* struct bs_pattern * + size_t count; repeatable */
 	BS_K_LOG,          /* the log fields of struct bs_global */
+	BS_K_CTYPE,        /* enum bs_ctype (+ returns_set): wrapvalues.c */
+	BS_K_CTYPES,       /* the args list of struct bs_wrap */
+	BS_K_RETRY_IF,     /* struct bs_retry_if */
+	BS_K_STRING,       /* char[size], non-empty, no spaces */
 };
 
 struct bs_enum_name {
@@ -76,6 +81,9 @@ struct bs_origin_table {
 	uint32_t *rule_line;  /* [rule]: line of its section header; 0: from env */
 	uint32_t section_line[BS_SC_COUNT]; /* header lines; 0: not in the file */
 	size_t cap;           /* rules allocated (policy->rules too) */
+	uint32_t *wrap_keys;  /* [wrap][key], like rule_keys */
+	uint32_t *wrap_line;  /* [wrap]: line of its section header */
+	size_t wrap_cap;      /* wraps allocated (policy->wraps too) */
 };
 
 /* The origin slot of key k, for rule r when k is a RULE key. */
@@ -99,6 +107,22 @@ void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
 struct bs_policy *bs_policy_new_default(void);
 /* Append an empty [dest] rule; returns its index, or -1 out of memory. */
 long bs_policy_add_rule(struct bs_policy *p, const char *name, uint32_t line);
+
+/* wrapvalues.c: append a [wrap] section (a copy of wraps[0]); returns
+ * its index, or -1 out of memory. */
+long bs_policy_add_wrap(struct bs_policy *p, const char *symbol, uint32_t line);
+/* Parse / format the value of a wrap-only key type (BS_K_CTYPE ...
+ * BS_K_STRING) of the struct at base. */
+struct bs_key;
+int bs_wrap_parse_value(const struct bs_key *k, char *base, const char *value,
+			char *why, size_t cap);
+void bs_wrap_format_value(const struct bs_key *k, const char *base, char *buf,
+			  size_t cap);
+/* Cross-key checks of every declared wrapper (returns set, retry_if set
+ * and fitting returns, backoff); err names the file:line to fix. */
+int bs_wraps_finalize(struct bs_policy *p, struct bs_error *err);
+/* A C identifier of 1 to BS_NAME_MAX - 1 characters. */
+bool bs_valid_symbol(const char *s, size_t len);
 
 /* parse.c: read a policy file on top of p. When `privileged`, the file
  * must first pass bs_file_trusted for the effective user. */

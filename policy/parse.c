@@ -26,7 +26,7 @@ struct parse_ctx {
 	uint32_t line;
 	bool in_section;
 	enum bs_scope scope;
-	size_t rule; /* BS_SC_RULE: 0 for [connect], else the dest rule */
+	size_t rule; /* BS_SC_RULE: 0 for [connect], else the dest rule; BS_SC_WRAP: the wrap */
 	bool failed;
 	struct bs_error *err;
 };
@@ -55,24 +55,61 @@ static bool valid_dest_name(const char *s, size_t len)
 	return true;
 }
 
-static void open_dest(struct parse_ctx *c, const char *rest, size_t len)
+/* The quoted name of a [dest "NAME"] or [wrap "SYMBOL"] header into name;
+ * false (reported) when it is missing or not a valid one. */
+static bool section_name(struct parse_ctx *c, const char *rest, size_t len,
+			 bool wrap, char name[BS_NAME_MAX])
 {
-	char q[80], name[BS_NAME_MAX];
+	char q[80];
 	while (len && isspace((unsigned char)*rest))
 		rest++, len--;
 	if (len < 2 || rest[0] != '"' || rest[len - 1] != '"') {
-		fail(c, "a dest section needs a quoted name: [dest \"NAME\"]");
-		return;
+		fail(c, wrap ? "a wrap section needs a quoted symbol: [wrap \"SYMBOL\"]"
+			     : "a dest section needs a quoted name: [dest \"NAME\"]");
+		return false;
 	}
-	if (!valid_dest_name(rest + 1, len - 2)) {
-		snprintf(name, sizeof name, "%.*s", (int)(len - 2 < 60 ? len - 2 : 60), rest + 1);
+	if (!(wrap ? bs_valid_symbol : valid_dest_name)(rest + 1, len - 2)) {
+		snprintf(name, BS_NAME_MAX, "%.*s", (int)(len - 2 < 60 ? len - 2 : 60), rest + 1);
 		bs_quote(q, sizeof q, name);
-		fail(c, "bad dest name '%s' (1 to %d letters, digits, '-', '_' or '.')",
-		     q, BS_NAME_MAX - 1);
-		return;
+		if (wrap)
+			fail(c, "bad symbol '%s' (a C function name: 1 to %d letters, digits or '_', "
+				"not starting with a digit)", q, BS_NAME_MAX - 1);
+		else
+			fail(c, "bad dest name '%s' (1 to %d letters, digits, '-', '_' or '.')",
+			     q, BS_NAME_MAX - 1);
+		return false;
 	}
 	memcpy(name, rest + 1, len - 2);
 	name[len - 2] = '\0';
+	return true;
+}
+
+static void open_wrap(struct parse_ctx *c, const char *rest, size_t len)
+{
+	char name[BS_NAME_MAX];
+	if (!section_name(c, rest, len, true, name))
+		return;
+	for (size_t w = 1; w < c->p->n_wraps; w++)
+		if (strcmp(c->p->wraps[w].symbol, name) == 0) {
+			fail(c, "section [wrap \"%s\"] appears twice (first at line %u)", name,
+			     c->p->origins->wrap_line[w]);
+			return;
+		}
+	long w = bs_policy_add_wrap(c->p, name, c->line);
+	if (w < 0) {
+		fail(c, "out of memory");
+		return;
+	}
+	c->scope = BS_SC_WRAP;
+	c->rule = (size_t)w;
+	c->in_section = true;
+}
+
+static void open_dest(struct parse_ctx *c, const char *rest, size_t len)
+{
+	char name[BS_NAME_MAX];
+	if (!section_name(c, rest, len, false, name))
+		return;
 	long r = bs_policy_add_rule(c->p, name, c->line);
 	if (r < 0) {
 		fail(c, "out of memory");
@@ -112,6 +149,11 @@ static void open_section(struct parse_ctx *c, const char *line)
 		open_dest(c, s + 4, len - 4);
 		return;
 	}
+	if (len >= 4 && strncmp(s, "wrap", 4) == 0 &&
+	    (len == 4 || isspace((unsigned char)s[4]) || s[4] == '"')) {
+		open_wrap(c, s + 4, len - 4);
+		return;
+	}
 	char word[64], q[80];
 	snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), s);
 	for (size_t i = 0; i < 5; i++) {
@@ -134,7 +176,7 @@ static void open_section(struct parse_ctx *c, const char *line)
 	if (near)
 		fail(c, "unknown section [%s] (did you mean [%s]?)", q, near);
 	else
-		fail(c, "unknown section [%s] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep])", q);
+		fail(c, "unknown section [%s] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [wrap \"SYMBOL\"])", q);
 }
 
 /* inih's reader: one whole line per call, see the top of the file. */
@@ -197,7 +239,7 @@ static int on_key(void *user, const char *section, const char *name,
 		return 0;
 	bs_quote(q, sizeof q, name);
 	if (!c->in_section)
-		return fail(c, "key '%s' before any section (start with [global], [connect], [dest \"NAME\"], [accept] or [sleep])", q);
+		return fail(c, "key '%s' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep] or [wrap \"SYMBOL\"])", q);
 	bs_section_text(p, c->scope, c->rule, sec, sizeof sec);
 	bool in_dest = c->scope == BS_SC_RULE && c->rule > 0;
 	const struct bs_key *k = bs_key_find(c->scope, name, in_dest);

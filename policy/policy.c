@@ -71,7 +71,7 @@ struct bs_policy *bs_policy_new_default(void)
 	}
 	p->global.log_fd = -1;
 	bs_policy_add_rule(p, "connect", 0);
-	if (apply_defaults(p) != 0) {
+	if (bs_policy_add_wrap(p, "", 0) < 0 || apply_defaults(p) != 0) {
 		bs_policy_free(p);
 		return NULL;
 	}
@@ -87,6 +87,7 @@ void bs_policy_free(struct bs_policy *p)
 		bs_patterns_free(p->rules[r].exempt, p->rules[r].n_exempt);
 	}
 	free(p->rules);
+	free(p->wraps);
 	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
 	free(p->global.log_path);
 	free(p->source);
@@ -95,6 +96,8 @@ void bs_policy_free(struct bs_policy *p)
 		free(p->origins->file);
 		free(p->origins->rule_keys);
 		free(p->origins->rule_line);
+		free(p->origins->wrap_keys);
+		free(p->origins->wrap_line);
 		free(p->origins);
 	}
 	free(p);

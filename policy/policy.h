@@ -125,6 +125,53 @@ struct bs_sleep_policy {
 	bs_ns floor;             /* mode = all: sleeps shorter than this are untouched */
 };
 
+/* The C types a declared wrapper's signature is written in. */
+enum bs_ctype {
+	BS_CT_VOID, BS_CT_INT, BS_CT_UNSIGNED, BS_CT_LONG, BS_CT_ULONG,
+	BS_CT_SIZE, BS_CT_SSIZE, BS_CT_INT64, BS_CT_UINT64, BS_CT_DOUBLE,
+	BS_CT_POINTER,
+};
+
+#define BS_WRAP_ARGS_MAX 16
+#define BS_WRAP_VALUES_MAX 16
+
+enum bs_cond_op { BS_OP_EQ, BS_OP_NE, BS_OP_LT, BS_OP_LE, BS_OP_GT, BS_OP_GE, BS_OP_IN };
+
+/* One value of a retry_if: as written, checked against `returns` when
+ * the policy is final. */
+struct bs_cond_value {
+	enum { BS_CV_INT, BS_CV_UINT, BS_CV_DOUBLE, BS_CV_NULL } kind;
+	union {
+		int64_t i;  /* BS_CV_INT: negative integers */
+		uint64_t u; /* BS_CV_UINT: 0 and positive integers */
+		double d;   /* BS_CV_DOUBLE */
+	};
+};
+
+/* `retry_if = return OP VALUES [and errno in NAMES]`. */
+struct bs_retry_if {
+	bool set;
+	enum bs_cond_op op;
+	uint8_t n_values; /* 1, except for `in` */
+	struct bs_cond_value values[BS_WRAP_VALUES_MAX];
+	bool with_errno;  /* `and errno in NAMES` */
+	struct bs_errset errnos;
+};
+
+/* A declared wrapper, [wrap "SYMBOL"]. wraps[0] of a policy holds the
+ * defaults every declared one starts from; it is never installed. */
+struct bs_wrap {
+	char symbol[BS_NAME_MAX];
+	enum bs_ctype returns;
+	uint8_t n_args;
+	enum bs_ctype args[BS_WRAP_ARGS_MAX];
+	struct bs_retry_if retry_if;
+	char library[BS_NAME_MAX * 4]; /* "": any loaded object's definition */
+	uint32_t attempts;             /* 0: no count limit, the deadline bounds the call */
+	struct bs_backoff_params backoff;
+	bs_ns deadline;
+};
+
 enum bs_log_kind { BS_LOG_STDERR, BS_LOG_FD, BS_LOG_FILE, BS_LOG_SYSLOG, BS_LOG_OFF };
 
 struct bs_global {
@@ -142,6 +189,8 @@ struct bs_policy {
 	size_t n_rules;
 	struct bs_accept_policy accept;
 	struct bs_sleep_policy sleep;
+	struct bs_wrap *wraps; /* wraps[0]: the defaults; declared ones from 1 */
+	size_t n_wraps;        /* including wraps[0] */
 	bool any_caps;         /* some rule has max_conns > 0 */
 	char *source;          /* "built-in", or the file path; "+env" if overridden */
 	struct bs_matcher *matcher;
@@ -182,5 +231,8 @@ bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,
 /* Print the effective policy, one "section.key = value  # origin" line
  * per setting, for `backstop check`. */
 void bs_policy_describe(const struct bs_policy *policy, FILE *out);
+/* The same lines for one declared wrapper (w in policy->wraps). */
+void bs_policy_describe_wrap(const struct bs_policy *policy, const struct bs_wrap *w,
+			     FILE *out);
 
 #endif

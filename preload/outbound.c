@@ -248,7 +248,7 @@ static int attempt_io(void *ctx, bs_ns bound)
  * decides, as for a plain blocking connect: a restarting handler lets the
  * retries go on, any other makes connect return -1/EINTR. Without a
  * descriptor to spare, clock_nanosleep it is. */
-static int pause_io(void *ctx, bs_ns delay)
+int bs_pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
 	struct timespec ts = bs_timespec(delay);
@@ -354,7 +354,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.waited = waited,
 	};
 	const struct bs_retry_io io = {
-		.ctx = o, .attempt = attempt_io, .pause = pause_io, .now = now_io,
+		.ctx = o, .attempt = attempt_io, .pause = bs_pause_io, .now = now_io,
 	};
 	o->replay = true;
 	o->first_err = first_err;

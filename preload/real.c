@@ -24,8 +24,10 @@ void bs_real_resolve(void)
 	 * sees the entries resolved so far. */
 #define BS_HOOK(ret, name, params) RESOLVE(name);
 #define BS_HOOK_OVER(name)
+#define BS_HOOK_SELF(name)
 #include "preload/hooks.def"
 #undef BS_HOOK
 #undef BS_HOOK_OVER
+#undef BS_HOOK_SELF
 	__atomic_store_n(&resolved, true, __ATOMIC_RELEASE);
 }

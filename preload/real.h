@@ -18,9 +18,11 @@
 struct bs_real {
 #define BS_HOOK(ret, name, params) ret(*name) params;
 #define BS_HOOK_OVER(name)
+#define BS_HOOK_SELF(name)
 #include "preload/hooks.def"
 #undef BS_HOOK
 #undef BS_HOOK_OVER
+#undef BS_HOOK_SELF
 };
 
 /* Entries are written and read with relaxed atomics (a plain load on

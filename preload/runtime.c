@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "preload/real.h"
+#include "preload/wrap.h"
 
 #define EXIT_POLICY_ERROR 78 /* EX_CONFIG from sysexits.h */
 #define CAP_KEYS 4096        /* distinct destinations/clients counted at once */
@@ -175,6 +176,8 @@ static void initialise(void)
 		state.caps = bs_caps_create(CAP_KEYS);
 	seed_base = state.policy->global.seed;
 	pthread_atfork(before_fork, NULL, in_child);
+	if (state.policy->n_wraps > 1)
+		bs_wrap_install(&state);
 	atomic_store_explicit(&ready, &state, memory_order_release);
 }
 

@@ -36,6 +36,11 @@ static inline struct timespec bs_timespec(bs_ns ns)
 				  .tv_nsec = (long)(ns % BS_SEC) };
 }
 
+/* The pause between retries, for bs_retry_io (any ctx): 0, or EINTR when
+ * a handler without SA_RESTART interrupted it. Implemented in
+ * preload/outbound.c, which documents why it is a timerfd read. */
+int bs_pause_io(void *ctx, bs_ns delay);
+
 /* How this thread's latest managed connect ended (0 or the errno the
  * program saw), so that a sleep right after a failure is known as a retry
  * sleep. Called by the connect wrapper; implemented in preload/sleep.c. */

@@ -74,3 +74,16 @@ assert_grep '^cap +max_conns = 3' out "a capped destination shows its cap"
 
 rc=0; "$BS_CLI" explain -p missing.conf 127.0.0.1:1 >out 2>err || rc=$?
 assert_eq "$rc" 1 "explain with a missing policy file"
+
+# A declared wrapper: its keys with their origins, and a schedule that the
+# deadline ends (attempts = 0 sets no count limit).
+"$BS_CLI" explain -p "$BS_TOP/examples/sqlite-busy.conf" sqlite3_step >wrap.out 2>err ||
+	{ cat err >&2; fail "explain SYMBOL"; }
+assert_grep '^symbol +sqlite3_step$' wrap.out "the symbol is echoed"
+assert_grep '^wrap "sqlite3_step"\.retry_if = return in 5 6 +# .*sqlite-busy\.conf:[0-9]+$' wrap.out "retry_if and its line"
+assert_grep 'calls taken to return at once, the deadline is 3000 ms' wrap.out "the wrapper's deadline"
+assert_grep '^ +21 .* may be cut$' wrap.out "attempts past the deadline are marked"
+assert_grep 'attempts from 31 on not shown: no count limit' wrap.out "no count limit"
+"$BS_CLI" explain -p "$BS_TOP/examples/sqlite-busy.conf" sqlite3_open >/dev/null 2>err &&
+	fail "explain of an undeclared symbol succeeded"
+assert_grep "'sqlite3_open' is not a destination .* nor a symbol a \[wrap\] section" err "undeclared symbol"

@@ -114,3 +114,19 @@ kill -INT "$follower"
 cat <&3 >summary
 wait "$follower" || fail "backstop log --follow did not exit 0 on SIGINT"
 assert_grep '^6 lines, 5 events; 1 lines skipped' summary "the summary after SIGINT"
+
+# Declared wrappers' lines are grouped by symbol, with their retries,
+# delays and give-up reasons.
+cat >wrap.jsonl <<'EOF2'
+{"ts":"2026-11-30T10:48:46.174795Z","pid":7,"tid":7,"prog":"sqlite3","event":"wrap.retry","symbol":"sqlite3_step","attempt":1,"attempts":0,"return":5,"delay_ms":4.000,"deadline_left_ms":2999.949}
+{"ts":"2026-11-30T10:48:46.179795Z","pid":7,"tid":7,"prog":"sqlite3","event":"wrap.retry","symbol":"sqlite3_step","attempt":2,"attempts":0,"return":5,"delay_ms":8.000,"deadline_left_ms":2994.949}
+{"ts":"2026-11-30T10:48:46.189795Z","pid":7,"tid":7,"prog":"sqlite3","event":"wrap.ok","symbol":"sqlite3_step","attempt":3,"elapsed_ms":15.000}
+{"ts":"2026-11-30T10:48:47.000000Z","pid":8,"tid":8,"prog":"app","event":"wrap.giveup","symbol":"sqlite3_step","attempt":1,"return":5,"reason":"deadline"}
+EOF2
+"$BS_CLI" log wrap.jsonl >out 2>err || { cat err >&2; fail "log of wrap lines"; }
+block 'symbol sqlite3_step' >step
+assert_grep '^  calls seen +2$' step "wrap calls"
+assert_grep '^  retries +2$' step "wrap retries"
+assert_grep '^  ok after retry +1$' step "wrap ok after retry"
+assert_grep '^  give-ups +1  \(deadline 1\)$' step "wrap give-ups by reason"
+assert_grep '^  delay +p50 4\.0 ms, p99 8\.0 ms, max 8\.0 ms \(2 retries\)$' step "wrap delays"

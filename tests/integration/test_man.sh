@@ -2,7 +2,8 @@
 # The man pages are lint-clean (`man --warnings` prints nothing for any page
 # in man/), and backstop.conf(5) documents exactly the keys the code
 # accepts: the keys `backstop check` prints for the built-in default and for
-# a policy with a [dest] rule, no more and no fewer.
+# a policy with a [dest] rule and one with a [wrap] section, no more and
+# no fewer.
 . "$BS_TOP/tests/integration/lib.sh"
 
 pages=("$BS_TOP"/man/*.[1-8])
@@ -19,9 +20,12 @@ done
 env -i PATH="$PATH" "$BS_CLI" check >builtin.out || fail "backstop check (built-in)"
 printf '[dest "t"]\nmatch = 127.0.0.1:1\nexempt = 10.0.0.0/8\n' >dest.conf
 env -i PATH="$PATH" "$BS_CLI" check dest.conf >dest.out || fail "backstop check dest.conf"
+printf '[wrap "t"]\nreturns = int\nretry_if = return == 1\n' >wrap.conf
+env -i PATH="$PATH" "$BS_CLI" check wrap.conf >wrap.out || fail "backstop check wrap.conf"
 {
 	sed -nE 's/^([a-z]+\.[a-z_]+) = .*/\1/p' builtin.out
 	sed -nE 's/^dest "t"\.([a-z_]+) = .*/dest.\1/p' dest.out
+	sed -nE 's/^wrap "t"\.([a-z_]+) = .*/wrap.\1/p' wrap.out
 } | sort -u >code.keys
 [ "$(wc -l <code.keys)" -gt 20 ] || { cat builtin.out; fail "could not read the keys from backstop check"; }
 

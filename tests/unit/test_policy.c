@@ -216,9 +216,9 @@ static const struct {
 	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait)"},
 	{"[conect]\n", "policy.conf:1: unknown section [conect] (did you mean [connect]?)"},
 	{"[frobnicate]\n",
-	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep])"},
+	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [wrap \"SYMBOL\"])"},
 	{"attempts = 3\n",
-	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept] or [sleep])"},
+	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep] or [wrap \"SYMBOL\"])"},
 	{"[connect]\nattempts = 3\nattempts = 4\n",
 	 "policy.conf:3: duplicate key 'attempts' in [connect] (first set at line 2; only match, exempt and retry_on may repeat)"},
 	{"[connect]\nattempts = 0\n", "policy.conf:2: [connect] attempts: 0 is out of range (allowed 1..1000)"},
@@ -411,7 +411,7 @@ START_TEST(env_errors)
 		{"BACKSTOP_CONNECT_DEADLINE=", "BACKSTOP_CONNECT_DEADLINE: bad duration '' (use e.g. 250ms, 2s, 1m)"},
 		{"BACKSTOP_SEED=abc", "BACKSTOP_SEED: bad number 'abc' (allowed 0..18446744073709551615)"},
 		{"BACKSTOP_WHATEVER=1", "BACKSTOP_WHATEVER: unknown variable (backstop reads BACKSTOP_POLICY, BACKSTOP_LOG, "
-		 "BACKSTOP_SEED, BACKSTOP_<SECTION>_<KEY> and BACKSTOP_DEST_<NAME>_<KEY>; see docs/policy.md)"},
+		 "BACKSTOP_SEED, BACKSTOP_<SECTION>_<KEY>, BACKSTOP_DEST_<NAME>_<KEY> and BACKSTOP_WRAP_<SYMBOL>_<KEY>; see docs/policy.md)"},
 		{"BACKSTOP_CONNECT_MATCH=::1", NULL},
 		{"BACKSTOP_DEST_NOPE_MAX_CONNS=3", "BACKSTOP_DEST_NOPE_MAX_CONNS: no [dest] rule is named NOPE (to create one "
 		 "from the environment, set BACKSTOP_DEST_NOPE_MATCH too)"},

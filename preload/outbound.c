@@ -1,29 +1,35 @@
 /* The managed outbound connect (see outbound.h and docs/connect.md).
  *
- * One attempt on a blocking socket: the program's SO_SNDTIMEO is saved and
- * replaced by the attempt's bound, because Linux bounds a blocking connect
- * by SO_SNDTIMEO (ending it with EINPROGRESS for TCP, EAGAIN for a unix
- * socket whose listener's backlog is full); the saved value is put back
- * before connect returns. On a nonblocking socket under `nonblocking =
- * sync`: connect, then ppoll for POLLOUT within the bound, then SO_ERROR.
- * An attempt that timed out or failed while in flight is dissolved with
- * connect(AF_UNSPEC), so the same descriptor can try again. The program's
- * file status flags are never touched.
+ * One attempt on a blocking TCP socket is bounded by the watchdog
+ * (preload/watchdog.h): the attempt's end time goes into this thread's
+ * slot, in memory, and only an attempt still in flight at its end costs
+ * system calls (the watchdog's abort, and here putting the program's
+ * SO_SNDTIMEO back and dissolving the attempt). Where no watch can be had,
+ * and always for a unix socket (whose connect waiting for a full backlog
+ * only a socket timeout or a signal can end), the program's SO_SNDTIMEO is
+ * saved and replaced by the attempt's bound, because Linux bounds a
+ * blocking connect by SO_SNDTIMEO (ending it with EINPROGRESS for TCP,
+ * EAGAIN for a unix socket whose listener's backlog is full); the saved
+ * value is put back before connect returns. On a nonblocking socket under
+ * `nonblocking = sync`: connect, then ppoll for POLLOUT within the bound,
+ * then SO_ERROR. An attempt that timed out or failed while in flight is
+ * dissolved with connect(AF_UNSPEC), so the same descriptor can try again.
+ * The program's file status flags are never touched.
  *
  * The first attempt is made here, before the retry loop, so that a
  * first-try success (the common case) costs no destination formatting, no
  * random numbers and no loop; when it fails, the loop starts by replaying
  * its result instead of connecting again.
  *
- * The success path costs three system calls (get, set and restore
- * SO_SNDTIMEO). The rest is asked only when it matters: the program's
- * O_NONBLOCK (F_GETFL) when the first attempt did not succeed at once, or
- * when a cap or io_timeout applies. A nonblocking socket ignores
- * SO_SNDTIMEO, so its first attempt is exactly the program's own connect,
- * and under `nonblocking = pass` its result is returned as it is. Likewise
- * only stream sockets are managed, and SO_TYPE is asked only when a cap or
- * io_timeout applies or the first attempt failed; a datagram connect that
- * fails is returned as it is. */
+ * A first-try TCP success costs no system call beyond the connect. The
+ * rest is asked only when it matters: the program's O_NONBLOCK (F_GETFL)
+ * when the first attempt did not succeed at once, or when a cap or
+ * io_timeout applies; its SO_SNDTIMEO only when the send timeout must be
+ * replaced. A nonblocking connect returns at once, so its first attempt is
+ * exactly the program's own connect, and under `nonblocking = pass` its
+ * result is returned as it is. Likewise only stream sockets are managed,
+ * and SO_TYPE is asked only when a cap or io_timeout applies or the first
+ * attempt failed; a datagram connect that fails is returned as it is. */
 #include "preload/outbound.h"
 
 #include <errno.h>
@@ -40,6 +46,7 @@
 #include "engine/connect_retry.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
+#include "preload/watchdog.h"
 
 struct outbound {
 	struct bs_runtime *rt;
@@ -51,6 +58,7 @@ struct outbound {
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
+	bool timeout_known;           /* program_timeout has been read */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
@@ -76,6 +84,19 @@ static bool nonblocking(struct outbound *o)
 		o->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
 	}
 	return o->nonblocking;
+}
+
+/* The program's SO_SNDTIMEO, read once, only by the paths that replace it.
+ * false: not a socket option this descriptor has (not a socket). */
+static bool program_timeout(struct outbound *o)
+{
+	if (!o->timeout_known) {
+		socklen_t tl = sizeof o->program_timeout;
+		if (getsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout, &tl) != 0)
+			return false;
+		o->timeout_known = true;
+	}
+	return true;
 }
 
 static const char *dest_of(struct outbound *o)
@@ -152,11 +173,11 @@ static bool handlers_restart(void)
  * handler; a plain blocking connect would have been restarted, so it is
  * resumed (calling connect again waits for the one in flight, and says
  * EALREADY if the bound runs out) unless the program set its own timeout.
- * Inlined into both callers: on a first-try success its call and frame
- * were a tenth of what the managed connect adds. */
-static inline __attribute__((always_inline)) int
-connect_bounded(struct outbound *o, bs_ns bound)
+ * Not a socket: connect itself says so. */
+static int connect_bounded(struct outbound *o, bs_ns bound)
 {
+	if (!program_timeout(o))
+		return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
 	bs_ns now = o->clock; /* what the bound was computed from: no clock read */
@@ -176,6 +197,38 @@ connect_bounded(struct outbound *o, bs_ns bound)
 			return err;
 		resumed = true;
 	}
+}
+
+/* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
+ * EINPROGRESS (or EAGAIN, unix) when the socket timeout ended it,
+ * ETIMEDOUT, already dissolved, when the watchdog did. Under the watchdog the program's
+ * own SO_SNDTIMEO, if any, is still in place and bounds the attempt too,
+ * and the kernel restarts the connect after an SA_RESTART handler exactly
+ * as it would a plain one. An attempt the watchdog aborted is dissolved
+ * here; its connect's own result (ECONNRESET from the shutdown, or a
+ * success that came too late) no longer counts. Inlined into both
+ * callers: on a first-try success its call and frame were a tenth of what
+ * the managed connect adds. */
+static inline __attribute__((always_inline)) int
+connect_attempt(struct outbound *o, bs_ns bound)
+{
+	struct bs_watch *w;
+	if (o->sa->sa_family == AF_UNIX ||
+	    (w = bs_watch_begin(o->fd, o->clock + bound)) == NULL)
+		return connect_bounded(o, bound);
+	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+	struct timeval own;
+	if (__builtin_expect(!bs_watch_end(w, &own), 1))
+		return err;
+	setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &own, sizeof own);
+	abort_attempt(o);
+	/* After the abort the socket carried the watchdog's short timeout,
+	 * so an SA_RESTART handler may have ended the restarted connect with
+	 * EINTR too: then it is the plain connect's EINTR only as decided
+	 * for a socket timeout (connect_bounded). */
+	bool interrupted = err == EINTR &&
+			   (timeval_ns(own) != 0 || !handlers_restart());
+	return interrupted ? EINTR : ETIMEDOUT;
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
@@ -218,7 +271,7 @@ static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
  * the top of this file). */
 static int attempt_first(struct outbound *o, bs_ns bound)
 {
-	int err = connect_bounded(o, bound);
+	int err = connect_attempt(o, bound);
 	if (err == 0)
 		return 0;
 	if (!nonblocking(o))
@@ -238,7 +291,7 @@ static int attempt_io(void *ctx, bs_ns bound)
 		return o->first_err;
 	}
 	return nonblocking(o) ? attempt_nonblocking(o, bound)
-			      : blocking_outcome(o, connect_bounded(o, bound));
+			      : blocking_outcome(o, connect_attempt(o, bound));
 }
 
 /* The backoff pause: a read from a timerfd, because a blocking read is
@@ -409,12 +462,10 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.stream = -1;
 	o.passed = false;
 	o.timeout_replaced = false;
+	o.timeout_known = false;
 	o.replay = false;
 	o.dest[0] = '\0';
 
-	socklen_t tl = sizeof o.program_timeout;
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
-		return BS_REAL(connect)(fd, sa, len); /* not a socket: libc says so */
 	int err = connect_managed(&o, start);
 	if (o.timeout_replaced)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,

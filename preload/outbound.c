@@ -214,7 +214,7 @@ connect_attempt(struct outbound *o, bs_ns bound)
 {
 	struct bs_watch *w;
 	if (o->sa->sa_family == AF_UNIX ||
-	    (w = bs_watch_begin(o->fd, o->clock + bound)) == NULL)
+	    (w = bs_watch_begin(o->fd, o->clock, o->clock + bound)) == NULL)
 		return connect_bounded(o, bound);
 	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 	struct timeval own;

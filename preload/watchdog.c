@@ -14,16 +14,29 @@
  * The watchdog publishes when it will next wake (wake_at). An owner whose
  * end is earlier wakes it with a futex (a system call); one whose end is
  * later need not. While connects keep coming the watchdog wakes every
- * LINGER to look, so with bounds of LINGER or more (the default
- * attempt_timeout is 2s) no connect ever wakes it; after one LINGER with
- * no connect at all it sleeps with no timeout, and the next connect wakes
- * it once. Slot and wake_at are written seq_cst on both sides (the owner:
+ * "linger" to look, the shortest bound armed since it last looked
+ * (clamped to [LINGER_MIN, LINGER_MAX]), so a connect whose bound is no
+ * shorter than the ones before never wakes it; after one linger with no
+ * connect at all it sleeps with no timeout, and the next connect wakes it
+ * once. Slot and wake_at are written seq_cst on both sides (the owner:
  * end, then wake_at read; the watchdog: wake_at, then ends read again), so
  * an end is never missed.
  *
- * The thread blocks every signal (glibc's internal ones aside), is named
- * "backstop-watch", sets a 1 ns timer slack so that it wakes on time, and
- * is started again lazily in a forked child. */
+ * The thread blocks every signal, is named "backstop-watch", sets a 1 ns
+ * timer slack so that it wakes on time, and is started again lazily in a
+ * forked child.
+ *
+ * On x86-64 and arm64 it is a bare clone() thread that glibc does not know
+ * about: once glibc has seen a second thread it stays in its multi-thread
+ * mode for good, and every cancellable call of the program (connect,
+ * accept, close, read, ...) then pays for cancellation bookkeeping, and
+ * malloc and stdio for locks: measured, +40 to +47 instructions per call
+ * (docs/benchmarks.md). Such a thread shares the creating thread's TLS
+ * pointer, so everything it runs touches no thread-local state: system
+ * calls are made inline (no errno), the clock is libc's vDSO call (which
+ * writes errno only on failure, impossible for CLOCK_MONOTONIC), and no
+ * other libc function is called. Under a sanitizer, whose runtime needs
+ * to know every thread, and on other architectures, it is a pthread. */
 #include "preload/watchdog.h"
 
 #include <errno.h>
@@ -35,13 +48,23 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_ADDRESS__) && \
+	!defined(__SANITIZE_THREAD__)
+#define BARE_THREAD 1
+#else
+#define BARE_THREAD 0
+#endif
+
 #define SLOTS 1024             /* threads with a watched connect at once */
-#define LINGER (50 * BS_MS)    /* look this often while connects come */
+#define LINGER_MIN (5 * BS_MS) /* the most often it looks while connects come */
+#define LINGER_MAX BS_SEC      /* and the least often */
 #define STACK_SIZE (256 * 1024)
 #define NEVER UINT64_MAX
 
@@ -54,6 +77,7 @@ struct slot {
 	_Atomic int fd;
 	_Atomic uint32_t verdict;   /* futex word the owner waits on */
 	_Atomic uint32_t arms;      /* bumped per attempt: the watchdog sees activity */
+	_Atomic bs_ns bound;        /* the latest attempt's length */
 	_Atomic bool owned;
 	struct timeval program_timeout; /* written before verdict = ABORTED */
 } __attribute__((aligned(64)));
@@ -70,9 +94,45 @@ static __thread struct slot *my_slot __attribute__((tls_model("initial-exec")));
 static pthread_key_t slot_key;
 static _Atomic int key_state; /* 0 none, 1 being made, 2 made, 3 failed */
 
+/* A system call that leaves errno alone: returns the result or -errno. */
+static long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__) && BARE_THREAD
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long ret;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+#elif defined(__aarch64__) && BARE_THREAD
+	register long x8 __asm__("x8") = n;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+#else
+	int saved = errno;
+	long ret = syscall(n, a, b, c, d, e, f);
+	if (ret < 0)
+		ret = -errno;
+	errno = saved;
+	return ret;
+#endif
+}
+
 static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct timespec *ts)
 {
-	return syscall(SYS_futex, word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+	return sys6(SYS_futex, (long)word, op, val, (long)ts, 0, FUTEX_BITSET_MATCH_ANY);
 }
 
 /* ---- the owner's side ---------------------------------------------------- */
@@ -152,7 +212,7 @@ static bool watchdog_running(void)
 	return ok;
 }
 
-struct bs_watch *bs_watch_begin(int fd, bs_ns end)
+struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end)
 {
 	struct slot *s = my_slot;
 	if (__builtin_expect(s == NULL, 0))
@@ -168,6 +228,7 @@ struct bs_watch *bs_watch_begin(int fd, bs_ns end)
 	atomic_store_explicit(&s->verdict, PENDING, memory_order_relaxed);
 	atomic_store_explicit(&s->arms, atomic_load_explicit(&s->arms, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
+	atomic_store_explicit(&s->bound, end - now, memory_order_relaxed);
 	atomic_store(&s->end, end > CLAIMED ? end : CLAIMED + 1);
 	if (__builtin_expect(end < atomic_load(&wake_at), 0)) {
 		atomic_fetch_add(&kick, 1);
@@ -195,32 +256,44 @@ bool bs_watch_end(struct bs_watch *w, struct timeval *program_timeout)
  * now names something else) is left alone. */
 static void abort_attempt(struct slot *s)
 {
-	int fd = atomic_load(&s->fd);
+	long fd = atomic_load(&s->fd);
 	uint32_t verdict = LEFT;
 	struct tcp_info ti;
 	socklen_t len = sizeof ti;
 	socklen_t tl = sizeof s->program_timeout;
 	const struct timeval shortest = { 0, 1 };
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+	if (sys6(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, (long)&ti, (long)&len, 0) == 0 &&
 	    (ti.tcpi_state == TCP_SYN_SENT || ti.tcpi_state == TCP_SYN_RECV) &&
-	    getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &s->program_timeout, &tl) == 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &shortest, sizeof shortest) == 0) {
-		shutdown(fd, SHUT_RDWR);
+	    sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&s->program_timeout,
+		 (long)&tl, 0) == 0 &&
+	    sys6(SYS_setsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&shortest,
+		 sizeof shortest, 0) == 0) {
+		sys6(SYS_shutdown, fd, SHUT_RDWR, 0, 0, 0, 0);
 		verdict = ABORTED;
 	}
 	atomic_store(&s->verdict, verdict);
 	futex(&s->verdict, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
+/* The slots' attempt counts as the watchdog last saw them. */
+static uint32_t seen_arms[SLOTS];
+
 /* Abort what is overdue at `now`; returns the earliest end still ahead
- * (NEVER if none) and, in *arms, the sum of the slots' attempt counts. */
-static bs_ns sweep(bs_ns now, uint32_t *arms)
+ * (NEVER if none) and, in *shortest, the shortest bound of the attempts
+ * armed since the last sweep (NEVER if none was). */
+static bs_ns sweep(bs_ns now, bs_ns *shortest)
 {
 	bs_ns earliest = NEVER;
-	uint32_t n = atomic_load(&high_water), sum = 0;
+	uint32_t n = atomic_load(&high_water);
+	*shortest = NEVER;
 	for (uint32_t i = 0; i < n; i++) {
 		struct slot *s = &slots[i];
-		sum += atomic_load_explicit(&s->arms, memory_order_relaxed);
+		uint32_t arms = atomic_load_explicit(&s->arms, memory_order_relaxed);
+		if (arms != seen_arms[i]) {
+			seen_arms[i] = arms;
+			bs_ns bound = atomic_load_explicit(&s->bound, memory_order_relaxed);
+			*shortest = bound < *shortest ? bound : *shortest;
+		}
 		bs_ns end = atomic_load(&s->end);
 		if (end <= CLAIMED)
 			continue;
@@ -229,34 +302,54 @@ static bs_ns sweep(bs_ns now, uint32_t *arms)
 		else if (end > now && end < earliest)
 			earliest = end;
 	}
-	*arms = sum;
 	return earliest;
 }
 
-static void *watch(void *arg)
+/* The earliest end armed now, looked at without acting. */
+static bs_ns earliest_end(void)
+{
+	bs_ns earliest = NEVER;
+	uint32_t n = atomic_load(&high_water);
+	for (uint32_t i = 0; i < n; i++) {
+		bs_ns end = atomic_load(&slots[i].end);
+		if (end > CLAIMED && end < earliest)
+			earliest = end;
+	}
+	return earliest;
+}
+
+static bs_ns clock_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* not bs_now: keep the call visible */
+	return (bs_ns)ts.tv_sec * BS_SEC + (bs_ns)ts.tv_nsec;
+}
+
+static int watch(void *arg)
 {
 	(void)arg;
-	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-	prctl(PR_SET_NAME, "backstop-watch", 0, 0, 0);
-	uint32_t seen_arms = 0;
+	uint64_t all = ~(uint64_t)0;
+	sys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, sizeof all, 0, 0);
+	sys6(SYS_prctl, PR_SET_TIMERSLACK, 1, 0, 0, 0, 0);
+	sys6(SYS_prctl, PR_SET_NAME, (long)"backstop-watch", 0, 0, 0, 0);
 	for (;;) {
 		uint32_t kicked = atomic_load(&kick);
-		bs_ns now = bs_now();
-		uint32_t arms;
-		bs_ns next = sweep(now, &arms);
-		if (next == NEVER && arms != seen_arms)
-			next = now + LINGER;
-		seen_arms = arms;
+		bs_ns now = clock_now();
+		bs_ns shortest;
+		bs_ns next = sweep(now, &shortest);
+		if (next == NEVER && shortest != NEVER)
+			next = now + (shortest < LINGER_MIN ? LINGER_MIN :
+				      shortest > LINGER_MAX ? LINGER_MAX : shortest);
 		atomic_store(&wake_at, next);
 		/* An attempt armed after the sweep whose owner read the
 		 * previous wake_at: look again before sleeping. */
-		uint32_t ignored;
-		if (sweep(bs_now(), &ignored) < next)
+		if (earliest_end() < next)
 			continue;
-		struct timespec until = bs_timespec(next);
+		struct timespec until = { .tv_sec = (time_t)(next / BS_SEC),
+					  .tv_nsec = (long)(next % BS_SEC) };
 		futex(&kick, FUTEX_WAIT_BITSET_PRIVATE, kicked, next == NEVER ? NULL : &until);
 	}
-	return NULL;
+	return 0;
 }
 
 /* In a forked child only this thread exists: the watchdog must be started
@@ -273,24 +366,55 @@ static void in_child(void)
 	}
 }
 
+#if BARE_THREAD
+/* Kept across a fork: the child's watchdog reuses the parent's stack. */
+static void *stack;
+
+static bool spawn(void)
+{
+	if (stack == NULL) {
+		void *p = mmap(NULL, STACK_SIZE, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return false;
+		mprotect(p, 4096, PROT_NONE); /* guard page */
+		stack = p;
+	}
+	const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
+			  CLONE_SYSVSEM;
+	return clone(watch, (char *)stack + STACK_SIZE, flags, NULL) > 0;
+}
+#else
+static void *run_watch(void *arg)
+{
+	watch(arg);
+	return NULL;
+}
+
+static bool spawn(void)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	if (pthread_attr_init(&attr) != 0)
+		return false;
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, STACK_SIZE);
+	bool ok = pthread_create(&t, &attr, run_watch, NULL) == 0;
+	pthread_attr_destroy(&attr);
+	return ok;
+}
+#endif
+
 /* The new thread starts with every signal blocked (set here, in the
  * creating thread, so there is no window where it could take one). */
 static bool start_thread(void)
 {
 	int saved = errno;
-	pthread_attr_t attr;
 	sigset_t all, old;
-	pthread_t t;
-	bool ok = false;
-	if (pthread_attr_init(&attr) == 0) {
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		pthread_attr_setstacksize(&attr, STACK_SIZE);
-		sigfillset(&all);
-		pthread_sigmask(SIG_SETMASK, &all, &old);
-		ok = pthread_create(&t, &attr, watch, NULL) == 0;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-		pthread_attr_destroy(&attr);
-	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	bool ok = spawn();
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = saved;
 	return ok;
 }

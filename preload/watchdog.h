@@ -21,12 +21,13 @@
 
 struct bs_watch;
 
-/* Watch a connect on fd that must end by `end` (CLOCK_MONOTONIC ns).
+/* Watch a connect on fd begun at `now` that must end by `end`
+ * (CLOCK_MONOTONIC ns).
  * NULL when no watch can be had: nested in a signal handler that
  * interrupted a watched connect of this thread, no thread could be
  * started, or more threads connect at once than there are slots. The
  * caller then bounds the attempt another way. */
-struct bs_watch *bs_watch_begin(int fd, bs_ns end);
+struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end);
 
 /* The watched connect returned. true: the watchdog aborted it (its
  * socket was shut down and must be dissolved with connect(AF_UNSPEC));

@@ -60,6 +60,8 @@ struct outbound {
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	bool timeout_known;           /* program_timeout has been read */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
+	int premade;                  /* the first attempt's result, when made before
+				       * this state existed (bs_outbound_connect); -1: not */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
 	bs_ns clock;                  /* the latest clock reading (see now_io) */
@@ -126,14 +128,19 @@ static struct timeval ns_timeval(bs_ns ns)
 
 /* ---- one attempt --------------------------------------------------------- */
 
-/* Dissolve an attempt still in flight (TCP: sends RST, back to CLOSED). A
- * unix socket never stays half-connected. */
+/* Dissolve a TCP attempt still in flight: sends RST, back to CLOSED. */
+static void dissolve(int fd)
+{
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	BS_REAL(connect)(fd, &unspec, sizeof unspec);
+}
+
+/* Dissolve an attempt still in flight. A unix socket never stays
+ * half-connected. */
 static void abort_attempt(const struct outbound *o)
 {
-	if (o->sa->sa_family == AF_UNIX)
-		return;
-	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
+	if (o->sa->sa_family != AF_UNIX)
+		dissolve(o->fd);
 }
 
 /* Signals the thread's own faults raise: they never interrupt a blocked
@@ -199,36 +206,46 @@ static int connect_bounded(struct outbound *o, bs_ns bound)
 	}
 }
 
+/* A watched attempt the watchdog aborted (watchdog.h): put the program's
+ * send timeout back and dissolve what is left. Its connect's own result
+ * (ECONNRESET from the shutdown, or a success that came too late) no
+ * longer counts: the bound expired. Only, after the abort the socket
+ * carried the watchdog's short timeout, so a handler may have ended a
+ * connect the kernel restarted with EINTR even under SA_RESTART: EINTR is
+ * the plain connect's as decided for a socket timeout (connect_bounded). */
+static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct timeval *own)
+{
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
+	dissolve(fd);
+	bool interrupted = err == EINTR && (timeval_ns(*own) != 0 || !handlers_restart());
+	return interrupted ? EINTR : ETIMEDOUT;
+}
+
+/* A watched connect on fd returned err (0 or the errno): the attempt's
+ * outcome. */
+static inline __attribute__((always_inline)) int
+watched_outcome(int fd, int err, struct bs_watch *w)
+{
+	struct timeval own;
+	if (__builtin_expect(!bs_watch_end(w, &own), 1))
+		return err;
+	return aborted(fd, err, &own);
+}
+
 /* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
  * EINPROGRESS (or EAGAIN, unix) when the socket timeout ended it,
- * ETIMEDOUT, already dissolved, when the watchdog did. Under the watchdog the program's
- * own SO_SNDTIMEO, if any, is still in place and bounds the attempt too,
- * and the kernel restarts the connect after an SA_RESTART handler exactly
- * as it would a plain one. An attempt the watchdog aborted is dissolved
- * here; its connect's own result (ECONNRESET from the shutdown, or a
- * success that came too late) no longer counts. Inlined into both
- * callers: on a first-try success its call and frame were a tenth of what
- * the managed connect adds. */
-static inline __attribute__((always_inline)) int
-connect_attempt(struct outbound *o, bs_ns bound)
+ * ETIMEDOUT, already dissolved, when the watchdog did. Under the watchdog
+ * the program's own SO_SNDTIMEO, if any, is still in place and bounds the
+ * attempt too, and the kernel restarts the connect after an SA_RESTART
+ * handler exactly as it would a plain one. */
+static int connect_attempt(struct outbound *o, bs_ns bound)
 {
 	struct bs_watch *w;
 	if (o->sa->sa_family == AF_UNIX ||
 	    (w = bs_watch_begin(o->fd, o->clock, o->clock + bound)) == NULL)
 		return connect_bounded(o, bound);
 	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-	struct timeval own;
-	if (__builtin_expect(!bs_watch_end(w, &own), 1))
-		return err;
-	setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &own, sizeof own);
-	abort_attempt(o);
-	/* After the abort the socket carried the watchdog's short timeout,
-	 * so an SA_RESTART handler may have ended the restarted connect with
-	 * EINTR too: then it is the plain connect's EINTR only as decided
-	 * for a socket timeout (connect_bounded). */
-	bool interrupted = err == EINTR &&
-			   (timeval_ns(own) != 0 || !handlers_restart());
-	return interrupted ? EINTR : ETIMEDOUT;
+	return watched_outcome(o->fd, err, w);
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
@@ -271,7 +288,7 @@ static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
  * the top of this file). */
 static int attempt_first(struct outbound *o, bs_ns bound)
 {
-	int err = connect_attempt(o, bound);
+	int err = o->premade >= 0 ? o->premade : connect_attempt(o, bound);
 	if (err == 0)
 		return 0;
 	if (!nonblocking(o))
@@ -443,15 +460,13 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	return err;
 }
 
-int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
-			socklen_t len)
+/* Everything but the fast path of bs_outbound_connect; `premade` is the
+ * first attempt's result if that was made already, else -1. */
+static __attribute__((noinline)) int
+connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+	     const struct sockaddr *sa, socklen_t len, bs_ns start, int entry_errno,
+	     int premade)
 {
-	const int entry_errno = errno;
-	const bs_ns start = bs_now();
-	const struct bs_rule *rule = bs_policy_match(rt->policy, sa, len);
-	if (rule == NULL || rule->passthrough)
-		return BS_REAL(connect)(fd, sa, len);
-
 	struct outbound o; /* field by field: dest is large and needs no zeroing */
 	o.rt = rt;
 	o.rule = rule;
@@ -463,6 +478,7 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.passed = false;
 	o.timeout_replaced = false;
 	o.timeout_known = false;
+	o.premade = premade;
 	o.replay = false;
 	o.dest[0] = '\0';
 
@@ -475,4 +491,43 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);
 	errno = err != 0 ? err : entry_errno;
 	return err != 0 ? -1 : 0;
+}
+
+/* The first attempt's bound from the call's start: min(attempt_timeout,
+ * deadline), as connect_managed computes it when no cap wait preceded. */
+static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
+{
+	bs_ns bound = rule->deadline;
+	if (rule->attempt_timeout != 0)
+		bound = min_ns(bound, rule->attempt_timeout);
+	return start + bound >= start ? start + bound : UINT64_MAX;
+}
+
+int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
+			socklen_t len)
+{
+	const int entry_errno = errno;
+	const bs_ns start = bs_now();
+	const struct bs_rule *rule = bs_policy_match_managed(rt->policy, sa, len);
+	if (rule == NULL || rule->passthrough)
+		return BS_REAL(connect)(fd, sa, len);
+
+	/* The common case with no per-call state at all: a TCP connect
+	 * without cap or io_timeout, watched, that succeeds at once (errno
+	 * untouched: nothing on this path writes it). Anything else goes on
+	 * from its result. */
+	int premade = -1;
+	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
+			     sa->sa_family != AF_UNIX, 1)) {
+		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
+		if (w != NULL) {
+			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
+			premade = watched_outcome(fd, err, w);
+			if (__builtin_expect(premade == 0, 1)) {
+				bs_sleep_note_connect(0);
+				return 0;
+			}
+		}
+	}
+	return connect_slow(rt, rule, fd, sa, len, start, entry_errno, premade);
 }

@@ -11,15 +11,15 @@
  * atomics only; the watchdog claims an overdue attempt with a CAS
  * (end -> CLAIMED), so exactly one of the two decides its fate.
  *
- * The watchdog publishes when it will next wake (wake_at). An owner whose
+ * The watchdog publishes when it will next wake (bs_watch_wake_at). An owner whose
  * end is earlier wakes it with a futex (a system call); one whose end is
  * later need not. While connects keep coming the watchdog wakes every
  * "linger" to look, the shortest bound armed since it last looked
  * (clamped to [LINGER_MIN, LINGER_MAX]), so a connect whose bound is no
  * shorter than the ones before never wakes it; after one linger with no
  * connect at all it sleeps with no timeout, and the next connect wakes it
- * once. Slot and wake_at are written seq_cst on both sides (the owner:
- * end, then wake_at read; the watchdog: wake_at, then ends read again), so
+ * once. Slot and bs_watch_wake_at are written seq_cst on both sides (the owner:
+ * end, then bs_watch_wake_at read; the watchdog: bs_watch_wake_at, then ends read again), so
  * an end is never missed.
  *
  * The thread blocks every signal, is named "backstop-watch", sets a 1 ns
@@ -68,29 +68,20 @@
 #define STACK_SIZE (256 * 1024)
 #define NEVER UINT64_MAX
 
-enum { IDLE = 0, ARMING = 1, CLAIMED = 2 };
+enum { IDLE = BS_WATCH_IDLE, ARMING = BS_WATCH_ARMING, CLAIMED = BS_WATCH_CLAIMED };
 enum { PENDING, ABORTED, LEFT };            /* verdict */
-enum { STOPPED, STARTING, RUNNING, FAILED }; /* the thread */
+enum { STOPPED, STARTING, RUNNING = BS_WATCH_RUNNING, FAILED }; /* the thread */
 
-struct slot {
-	_Atomic bs_ns end;
-	_Atomic int fd;
-	_Atomic uint32_t verdict;   /* futex word the owner waits on */
-	_Atomic uint32_t arms;      /* bumped per attempt: the watchdog sees activity */
-	_Atomic bs_ns bound;        /* the latest attempt's length */
-	_Atomic bool owned;
-	struct timeval program_timeout; /* written before verdict = ABORTED */
-} __attribute__((aligned(64)));
-
-static struct slot slots[SLOTS];
+static struct bs_watch slots[SLOTS];
 static _Atomic uint32_t high_water; /* 1 + highest slot ever owned */
-static _Atomic int state = STOPPED;
-static _Atomic bs_ns wake_at = NEVER;
+_Atomic int bs_watch_state = STOPPED;
+_Atomic bs_ns bs_watch_wake_at = NEVER;
 static _Atomic uint32_t kick;       /* futex word the watchdog sleeps on */
 
-/* This thread's slot; NO_SLOT when none could be had. */
-#define NO_SLOT ((struct slot *)&slots[SLOTS])
-static __thread struct slot *my_slot __attribute__((tls_model("initial-exec")));
+/* The slot of a thread that could get none: always busy, so arming it
+ * fails and the attempt is bounded another way. */
+static struct bs_watch no_slot = { .end = ARMING };
+__thread struct bs_watch *bs_watch_mine __attribute__((tls_model("initial-exec")));
 static pthread_key_t slot_key;
 static _Atomic int key_state; /* 0 none, 1 being made, 2 made, 3 failed */
 
@@ -138,7 +129,7 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct tim
 /* ---- the owner's side ---------------------------------------------------- */
 
 /* Wait for the watchdog's verdict on a claimed attempt, then free the slot. */
-static uint32_t settle(struct slot *s)
+static uint32_t settle(struct bs_watch *s)
 {
 	uint32_t v;
 	while ((v = atomic_load(&s->verdict)) == PENDING)
@@ -151,7 +142,7 @@ static uint32_t settle(struct slot *s)
  * leaves its slot armed; disarm it, then give the slot back. */
 static void slot_release(void *arg)
 {
-	struct slot *s = arg;
+	struct bs_watch *s = arg;
 	bs_ns v = atomic_load(&s->end);
 	if (v == CLAIMED || (v != IDLE && !atomic_compare_exchange_strong(&s->end, &v, IDLE)))
 		settle(s);
@@ -176,13 +167,13 @@ static bool key_made(void)
 	return ok;
 }
 
-static struct slot *claim_slot(void)
+static struct bs_watch *claim_slot(void)
 {
 	if (!key_made())
-		return atomic_load(&key_state) == 1 ? NULL : (my_slot = NO_SLOT);
+		return atomic_load(&key_state) == 1 ? NULL : (bs_watch_mine = &no_slot);
 	for (uint32_t i = 0; i < SLOTS; i++) {
 		bool free_slot = false;
-		struct slot *s = &slots[i];
+		struct bs_watch *s = &slots[i];
 		if (!atomic_compare_exchange_strong(&s->owned, &free_slot, true))
 			continue;
 		if (pthread_setspecific(slot_key, s) != 0) {
@@ -192,9 +183,9 @@ static struct slot *claim_slot(void)
 		uint32_t hw = atomic_load(&high_water);
 		while (hw < i + 1 && !atomic_compare_exchange_weak(&high_water, &hw, i + 1))
 			;
-		return my_slot = s;
+		return bs_watch_mine = s;
 	}
-	return my_slot = NO_SLOT;
+	return bs_watch_mine = &no_slot;
 }
 
 static bool start_thread(void);
@@ -202,50 +193,37 @@ static bool start_thread(void);
 /* Whether the watchdog runs, starting it when nobody has. */
 static bool watchdog_running(void)
 {
-	int st = atomic_load_explicit(&state, memory_order_acquire);
+	int st = atomic_load_explicit(&bs_watch_state, memory_order_acquire);
 	if (__builtin_expect(st == RUNNING, 1))
 		return true;
-	if (st != STOPPED || !atomic_compare_exchange_strong(&state, &st, STARTING))
+	if (st != STOPPED || !atomic_compare_exchange_strong(&bs_watch_state, &st, STARTING))
 		return false; /* failed for good, or another thread starts it */
 	bool ok = start_thread();
-	atomic_store_explicit(&state, ok ? RUNNING : FAILED, memory_order_release);
+	atomic_store_explicit(&bs_watch_state, ok ? RUNNING : FAILED, memory_order_release);
 	return ok;
 }
 
-struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end)
+/* bs_watch_begin when this thread has no slot yet or the watchdog does
+ * not run: claim one and start it, then arm as usual. errno is kept. */
+struct bs_watch *bs_watch_begin_slow(int fd, bs_ns now, bs_ns end)
 {
-	struct slot *s = my_slot;
-	if (__builtin_expect(s == NULL, 0))
-		s = claim_slot();
-	bs_ns idle = IDLE;
-	if (s == NULL || s == NO_SLOT || !atomic_compare_exchange_strong(&s->end, &idle, ARMING))
-		return NULL;
-	if (!watchdog_running()) {
-		atomic_store(&s->end, IDLE);
-		return NULL;
-	}
-	atomic_store_explicit(&s->fd, fd, memory_order_relaxed);
-	atomic_store_explicit(&s->verdict, PENDING, memory_order_relaxed);
-	atomic_store_explicit(&s->arms, atomic_load_explicit(&s->arms, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-	atomic_store_explicit(&s->bound, end - now, memory_order_relaxed);
-	atomic_store(&s->end, end > CLAIMED ? end : CLAIMED + 1);
-	if (__builtin_expect(end < atomic_load(&wake_at), 0)) {
-		atomic_fetch_add(&kick, 1);
-		futex(&kick, FUTEX_WAKE_PRIVATE, 1, NULL);
-	}
-	return (struct bs_watch *)s;
+	int saved = errno; /* the connect wrapper's success path leaves it to us */
+	bool ready = (bs_watch_mine != NULL || claim_slot() != NULL) && watchdog_running();
+	errno = saved;
+	return ready ? bs_watch_begin(fd, now, end) : NULL;
 }
 
-bool bs_watch_end(struct bs_watch *w, struct timeval *program_timeout)
+void bs_watch_kick(void)
 {
-	struct slot *s = (struct slot *)w;
-	bs_ns v = atomic_load_explicit(&s->end, memory_order_relaxed);
-	if (__builtin_expect(v != CLAIMED, 1) && atomic_compare_exchange_strong(&s->end, &v, IDLE))
+	atomic_fetch_add(&kick, 1);
+	futex(&kick, FUTEX_WAKE_PRIVATE, 1, NULL);
+}
+
+bool bs_watch_settle(struct bs_watch *w, struct timeval *program_timeout)
+{
+	if (settle(w) != ABORTED)
 		return false;
-	if (settle(s) != ABORTED)
-		return false;
-	*program_timeout = s->program_timeout;
+	*program_timeout = w->program_timeout;
 	return true;
 }
 
@@ -254,7 +232,7 @@ bool bs_watch_end(struct bs_watch *w, struct timeval *program_timeout)
 /* Abort the claimed attempt of s if its socket is still connecting; a
  * socket in any other state (the connect just finished, or the number
  * now names something else) is left alone. */
-static void abort_attempt(struct slot *s)
+static void abort_attempt(struct bs_watch *s)
 {
 	long fd = atomic_load(&s->fd);
 	uint32_t verdict = LEFT;
@@ -287,7 +265,7 @@ static bs_ns sweep(bs_ns now, bs_ns *shortest)
 	uint32_t n = atomic_load(&high_water);
 	*shortest = NEVER;
 	for (uint32_t i = 0; i < n; i++) {
-		struct slot *s = &slots[i];
+		struct bs_watch *s = &slots[i];
 		uint32_t arms = atomic_load_explicit(&s->arms, memory_order_relaxed);
 		if (arms != seen_arms[i]) {
 			seen_arms[i] = arms;
@@ -340,9 +318,9 @@ static int watch(void *arg)
 		if (next == NEVER && shortest != NEVER)
 			next = now + (shortest < LINGER_MIN ? LINGER_MIN :
 				      shortest > LINGER_MAX ? LINGER_MAX : shortest);
-		atomic_store(&wake_at, next);
+		atomic_store(&bs_watch_wake_at, next);
 		/* An attempt armed after the sweep whose owner read the
-		 * previous wake_at: look again before sleeping. */
+		 * previous bs_watch_wake_at: look again before sleeping. */
 		if (earliest_end() < next)
 			continue;
 		struct timespec until = { .tv_sec = (time_t)(next / BS_SEC),
@@ -356,10 +334,10 @@ static int watch(void *arg)
  * again, and every other thread's slot is free. */
 static void in_child(void)
 {
-	atomic_store(&state, STOPPED);
-	atomic_store(&wake_at, NEVER);
+	atomic_store(&bs_watch_state, STOPPED);
+	atomic_store(&bs_watch_wake_at, NEVER);
 	for (uint32_t i = 0; i < SLOTS; i++) {
-		if (&slots[i] == my_slot)
+		if (&slots[i] == bs_watch_mine)
 			continue;
 		atomic_store(&slots[i].end, IDLE);
 		atomic_store(&slots[i].owned, false);

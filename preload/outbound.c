@@ -346,6 +346,13 @@ static bs_ns now_io(void *ctx)
 
 /* ---- cap slot ------------------------------------------------------------ */
 
+/* Whether a cap wait is allowed: not on a nonblocking socket. Asked only
+ * when the cap is full. */
+static bool may_wait(void *ctx)
+{
+	return !nonblocking(ctx);
+}
+
 static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 			bool *waited)
 {
@@ -353,7 +360,7 @@ static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
-	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, !nonblocking(o),
+	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, may_wait, o,
 				 deadline_at, slot, waited);
 }
 

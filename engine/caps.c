@@ -330,6 +330,19 @@ uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot)
 	return n;
 }
 
+bool bs_cap_key_of(struct bs_caps *caps, uint32_t slot, struct bs_cap_key *out)
+{
+	if (slot > caps->mask)
+		return false;
+	pthread_mutex_lock(&caps->lock);
+	const struct cap_entry *e = &caps->cells[slot];
+	bool live = e->state == CELL_LIVE;
+	if (live)
+		*out = e->key;
+	pthread_mutex_unlock(&caps->lock);
+	return live;
+}
+
 uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)

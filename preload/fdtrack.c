@@ -21,7 +21,8 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,8 +36,6 @@ struct holder {
 	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
 	_Atomic uint32_t slot;
 	struct bs_caps *_Atomic caps;
-	_Atomic uint64_t dev;
-	_Atomic uint64_t ino;
 };
 
 struct private_fd {
@@ -347,27 +346,42 @@ unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap)
 
 /* ---- holding and releasing -------------------------------------------- */
 
-/* The socket's identity. Reclaim looks at descriptors other threads own;
- * the raw system call keeps a sanitizer's descriptor model (which would
- * call that a data race) out of it: the kernel answers either way. */
-static bool identify(int fd, uint64_t *dev, uint64_t *ino)
+/* Whether fd is still a connected socket whose peer counts under `key`:
+ * how reclaim tells a descriptor closed behind backstop's back (or its
+ * number reused) from a live one, only when a key is full, so that
+ * holding a slot costs no system call. A unix socket's peer name is the
+ * listener's as it bound it, which need not be the path the program
+ * connected to: any connected unix socket counts. Reclaim looks at
+ * descriptors other threads own; the raw system call keeps a sanitizer's
+ * descriptor model (which would call that a data race) out of it: the
+ * kernel answers either way. */
+static bool still_counted(int fd, const struct bs_cap_key *key)
 {
-	struct stat st;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof peer;
 	int saved = errno;
-#ifdef SYS_newfstatat
-	bool ok = syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) == 0;
-#else
-	bool ok = fstat(fd, &st) == 0;
-#endif
+	bool connected = syscall(SYS_getpeername, fd, &peer, &len) == 0;
 	errno = saved;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return ok;
+	struct bs_runtime *rt = bs_runtime();
+	if (!connected || rt == NULL || peer.ss_family != key->family)
+		return false;
+	if (peer.ss_family == AF_UNIX)
+		return true;
+	struct bs_cap_key k;
+	if (key->rule == BS_CAP_RULE_INBOUND)
+		bs_cap_key_inbound(&k, rt->policy->accept.client_scope,
+				   (const struct sockaddr *)&peer, len);
+	else if (key->rule < rt->policy->n_rules)
+		bs_cap_key_outbound(&k, &rt->policy->rules[key->rule],
+				    (const struct sockaddr *)&peer, len);
+	else
+		return false;
+	return memcmp(&k, key, sizeof k) == 0;
 }
 
-static bool same_socket(struct holder *h, uint64_t dev, uint64_t ino)
+static bool holds(struct holder *h, struct bs_caps *caps, uint32_t slot)
 {
-	return atomic_load(&h->dev) == dev && atomic_load(&h->ino) == ino;
+	return atomic_load(&h->caps) == caps && atomic_load(&h->slot) == slot;
 }
 
 void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
@@ -376,13 +390,16 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 		return;
 	bs_fdtrack_init();
 	struct bs_fdtab *t = table();
-	uint64_t dev, ino;
 	uint32_t id = 0;
-	if ((uint32_t)fd < t->n && identify(fd, &dev, &ino)) {
+	if ((uint32_t)fd < t->n) {
 		uint32_t cur = atomic_load(&t->entries[fd]);
-		/* A connect again on a socket that already holds a slot (a
-		 * repeated nonblocking connect): one slot per socket. */
-		if (is_holder(cur) && same_socket(holder_at(cur), dev, ino))
+		/* A connect again on a socket that already holds a slot of this
+		 * key (one that completes an earlier nonblocking connect): one
+		 * slot per socket. Should it instead be a socket closed behind
+		 * backstop's back whose number came back connected to the same
+		 * key, the count is still one per live number. A holder of
+		 * another key is such a socket's: entry_set drops it. */
+		if (is_holder(cur) && holds(holder_at(cur), caps, slot))
 			goto untracked;
 		id = holder_alloc();
 	}
@@ -391,8 +408,6 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 	struct holder *h = holder_at(id);
 	atomic_store(&h->slot, slot);
 	atomic_store(&h->caps, caps);
-	atomic_store(&h->dev, dev);
-	atomic_store(&h->ino, ino);
 	atomic_store(&h->refs, 1);
 	entry_set(t, (uint32_t)fd, id);
 	return;
@@ -484,16 +499,15 @@ void bs_fdtrack_settle_range(unsigned lo, unsigned hi, bool closed)
 
 struct reclaim_ctx {
 	uint32_t slot;
+	struct bs_cap_key key;
 	unsigned released;
 };
 
 static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 {
 	struct reclaim_ctx *rc = ctx;
-	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot)
-		return;
-	uint64_t dev, ino;
-	if (identify((int)fd, &dev, &ino) && same_socket(holder_at(v), dev, ino))
+	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot ||
+	    still_counted((int)fd, &rc->key))
 		return;
 	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, 0) && holder_put(v))
 		rc->released++;
@@ -502,7 +516,10 @@ static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot)
 {
 	(void)ctx;
+	struct bs_runtime *rt = bs_runtime();
 	struct reclaim_ctx rc = { .slot = slot };
+	if (rt == NULL || rt->caps == NULL || !bs_cap_key_of(rt->caps, slot, &rc.key))
+		return 0;
 	walk(0, UINT32_MAX, reclaim_one, &rc);
 	return rc.released;
 }

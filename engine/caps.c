@@ -14,9 +14,20 @@
  * expired waiters met at the head on the way are unlinked and woken. A
  * waiter that times out unlinks itself. Every node is unlinked exactly
  * once, so the work per release is amortised O(1). One mutex guards it
- * all; nothing here allocates after bs_caps_create. */
+ * all but one path; nothing here allocates after bs_caps_create.
+ *
+ * That path: a release when nobody waits for the key is one CAS on the
+ * count, without the lock. Its entry then stays LIVE at count 0 (the next
+ * acquire of the key finds it where it was) and becomes a free cell only
+ * when another key needs one (entry_get). count and queued are atomics
+ * for it: a waiter links itself (queued++), then looks at the count once
+ * more before it sleeps; a lock-free releaser drops the count, then looks
+ * at queued, and takes the lock to hand the freed slot over if someone
+ * queued meanwhile. Both sides are sequentially consistent, so at least
+ * one of them sees the other. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,8 +47,9 @@ struct cap_waiter {
 struct cap_entry {
 	struct bs_cap_key key;
 	enum cell_state state;
-	uint32_t count;
-	uint32_t queued;
+	_Atomic uint32_t count;
+	_Atomic uint32_t queued;
+	uint32_t limit;       /* the latest acquirer's: what a lock-free release's hand-over honours */
 	struct cap_waiter *head, *tail;
 };
 
@@ -108,8 +120,29 @@ static uint32_t key_hash(const struct bs_cap_key *key)
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+/* Left LIVE at count 0 by a lock-free release, with nobody waiting: its
+ * cell may serve another key. Lock held (only lock holders raise count). */
+static bool idle(const struct cap_entry *e)
+{
+	return e->state == CELL_LIVE && atomic_load(&e->count) == 0 && e->head == NULL;
+}
+
+static void entry_retire(struct bs_caps *caps, struct cap_entry *e);
+
+/* Retire one idle entry anywhere in the table; false if none. Runs only
+ * when max_keys keys are live, some of them possibly idle. */
+static bool evict_idle(struct bs_caps *caps)
+{
+	for (uint32_t i = 0; i <= caps->mask; i++)
+		if (idle(&caps->cells[i])) {
+			entry_retire(caps, &caps->cells[i]);
+			return true;
+		}
+	return false;
+}
+
 /* The entry of key, created if absent; NULL when the table holds
- * max_keys live keys already. */
+ * max_keys live keys already, none of them idle. */
 static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key *key)
 {
 	struct cap_entry *reuse = NULL;
@@ -117,7 +150,7 @@ static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key
 		struct cap_entry *e = &caps->cells[i & caps->mask];
 		if (e->state == CELL_LIVE && memcmp(&e->key, key, sizeof *key) == 0)
 			return e;
-		if (e->state == CELL_TOMB && reuse == NULL)
+		if ((e->state == CELL_TOMB || idle(e)) && reuse == NULL)
 			reuse = e;
 		if (e->state == CELL_EMPTY) {
 			if (reuse == NULL)
@@ -125,11 +158,18 @@ static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key
 			break;
 		}
 	}
-	if (reuse == NULL || caps->live == caps->max_keys)
+	if (reuse != NULL && reuse->state == CELL_LIVE)
+		entry_retire(caps, reuse); /* a TOMB now, reused below */
+	if (reuse == NULL || (caps->live == caps->max_keys && !evict_idle(caps)))
 		return NULL;
-	memset(reuse, 0, sizeof *reuse);
+	/* Field by field: a lock-free releaser of the previous key may still
+	 * read queued (and then take the lock for nothing). */
 	reuse->key = *key;
 	reuse->state = CELL_LIVE;
+	atomic_store(&reuse->count, 0);
+	atomic_store(&reuse->queued, 0);
+	reuse->limit = 0;
+	reuse->head = reuse->tail = NULL;
 	caps->live++;
 	return reuse;
 }
@@ -139,7 +179,7 @@ static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key
  * before it) become empty again. */
 static void entry_retire(struct bs_caps *caps, struct cap_entry *e)
 {
-	if (e->count != 0 || e->head != NULL)
+	if (atomic_load(&e->count) != 0 || e->head != NULL)
 		return;
 	e->state = CELL_TOMB;
 	caps->live--;
@@ -162,7 +202,7 @@ static void waiter_link(struct cap_entry *e, struct cap_waiter *w)
 		e->head = w;
 	e->tail = w;
 	w->linked = true;
-	e->queued++;
+	atomic_fetch_add(&e->queued, 1);
 }
 
 static void waiter_unlink(struct cap_entry *e, struct cap_waiter *w)
@@ -176,7 +216,7 @@ static void waiter_unlink(struct cap_entry *e, struct cap_waiter *w)
 	else
 		e->tail = w->prev;
 	w->linked = false;
-	e->queued--;
+	atomic_fetch_sub(&e->queued, 1);
 }
 
 static struct timespec to_timespec(bs_ns t)
@@ -185,9 +225,10 @@ static struct timespec to_timespec(bs_ns t)
 				  .tv_nsec = (long)(t % BS_SEC) };
 }
 
-/* Give e's slot to the oldest waiter still inside its deadline, or drop
- * the count when there is none. Lock held. */
-static void release_locked(struct bs_caps *caps, struct cap_entry *e)
+/* Unlink e's waiters from the head until one still inside its deadline;
+ * grant it a slot and return true, or false when the queue ran out.
+ * Lock held. */
+static bool grant_oldest(struct bs_caps *caps, struct cap_entry *e)
 {
 	const bs_ns now = e->head ? caps->clock(caps->clock_ctx) : 0;
 	while (e->head != NULL) {
@@ -195,11 +236,30 @@ static void release_locked(struct bs_caps *caps, struct cap_entry *e)
 		waiter_unlink(e, w);
 		pthread_cond_signal(&w->wake);
 		if (w->deadline_at > now) {
-			w->granted = true; /* the slot changes hands; count stays */
-			return;
+			w->granted = true;
+			return true;
 		}
 	}
-	e->count--;
+	return false;
+}
+
+/* Give e's slot to the oldest waiter still inside its deadline (the slot
+ * changes hands; the count stays), or drop the count when there is none.
+ * Lock held. */
+static void release_locked(struct bs_caps *caps, struct cap_entry *e)
+{
+	if (grant_oldest(caps, e))
+		return;
+	atomic_fetch_sub(&e->count, 1);
+	entry_retire(caps, e);
+}
+
+/* A lock-free release dropped the count, then saw a waiter: hand the
+ * slot that freed over, if it is still free. Lock held. */
+static void hand_over_locked(struct bs_caps *caps, struct cap_entry *e)
+{
+	while (e->state == CELL_LIVE && atomic_load(&e->count) < e->limit && grant_oldest(caps, e))
+		atomic_fetch_add(&e->count, 1);
 	entry_retire(caps, e);
 }
 
@@ -244,6 +304,13 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 	pthread_condattr_destroy(&attr);
 
 	waiter_link(e, &wt.w);
+	/* A lock-free release may have dropped the count before it could see
+	 * this waiter (see the top of this file). */
+	if (atomic_load(&e->count) < e->limit) {
+		waiter_unlink(e, &wt.w);
+		atomic_fetch_add(&e->count, 1);
+		wt.w.granted = true;
+	}
 	const struct timespec until = to_timespec(deadline_at);
 	pthread_cleanup_push(waiting_cancelled, &wt);
 	/* Loops on spurious wakeups; the clock decides expiry. */
@@ -270,9 +337,11 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 			return BS_CAP_UNTRACKED;
 		}
 		const uint32_t slot = (uint32_t)(e - caps->cells);
-		if (e->count < req->limit) {
-			e->count++;
-			*out = (struct bs_cap_outcome){ .slot = slot, .in_use = e->count };
+		e->limit = req->limit;
+		/* Others only lower the count meanwhile (lock-free releases). */
+		if (atomic_load(&e->count) < req->limit) {
+			uint32_t in_use = atomic_fetch_add(&e->count, 1) + 1;
+			*out = (struct bs_cap_outcome){ .slot = slot, .in_use = in_use };
 			pthread_mutex_unlock(&caps->lock);
 			return BS_CAP_ACQUIRED;
 		}
@@ -299,7 +368,7 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 		/* A timed-out waiter's entry may have been retired (and even
 		 * reused by another key) while it slept. */
 		if (e->state == CELL_LIVE && memcmp(&e->key, &req->key, sizeof e->key) == 0)
-			out->in_use = e->count;
+			out->in_use = atomic_load(&e->count);
 		pthread_mutex_unlock(&caps->lock);
 		return status;
 	}
@@ -309,13 +378,25 @@ void bs_cap_release(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)
 		return;
-	pthread_mutex_lock(&caps->lock);
 	struct cap_entry *e = &caps->cells[slot];
-	if (e->state != CELL_LIVE || e->count == 0) {
+	/* Nobody waits: one CAS (see the top of this file). A count of 0
+	 * means not held: a double release must not corrupt counts. */
+	uint32_t c = atomic_load(&e->count);
+	while (c != 0 && atomic_load(&e->queued) == 0) {
+		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
+			continue;
+		if (__builtin_expect(atomic_load(&e->queued) == 0, 1))
+			return;
+		pthread_mutex_lock(&caps->lock);
+		hand_over_locked(caps, e);
 		pthread_mutex_unlock(&caps->lock);
-		return; /* not held: a double release must not corrupt counts */
+		return;
 	}
-	release_locked(caps, e);
+	if (c == 0)
+		return;
+	pthread_mutex_lock(&caps->lock);
+	if (e->state == CELL_LIVE && atomic_load(&e->count) != 0)
+		release_locked(caps, e);
 	pthread_mutex_unlock(&caps->lock);
 }
 
@@ -325,7 +406,7 @@ uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot)
 		return 0;
 	pthread_mutex_lock(&caps->lock);
 	const struct cap_entry *e = &caps->cells[slot];
-	const uint32_t n = e->state == CELL_LIVE ? e->count : 0;
+	const uint32_t n = e->state == CELL_LIVE ? atomic_load(&e->count) : 0;
 	pthread_mutex_unlock(&caps->lock);
 	return n;
 }
@@ -349,7 +430,7 @@ uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot)
 		return 0;
 	pthread_mutex_lock(&caps->lock);
 	const struct cap_entry *e = &caps->cells[slot];
-	const uint32_t n = e->state == CELL_LIVE ? e->queued : 0;
+	const uint32_t n = e->state == CELL_LIVE ? atomic_load(&e->queued) : 0;
 	pthread_mutex_unlock(&caps->lock);
 	return n;
 }
@@ -364,7 +445,7 @@ void bs_caps_after_fork_child(struct bs_caps *caps)
 		if (e->state != CELL_LIVE || e->head == NULL)
 			continue;
 		e->head = e->tail = NULL;
-		e->queued = 0;
+		atomic_store(&e->queued, 0);
 		entry_retire(caps, e);
 	}
 }

@@ -274,6 +274,45 @@ START_TEST(table_reuses_entries_of_departed_keys)
 }
 END_TEST
 
+struct racer {
+	struct bs_caps *caps;
+	struct bs_cap_request req;
+	enum bs_cap_status status;
+};
+
+static void *wait_for_it(void *arg)
+{
+	struct racer *r = arg;
+	struct bs_cap_outcome out;
+	r->status = bs_cap_acquire(r->caps, &r->req, &out);
+	if (r->status == BS_CAP_WAITED || r->status == BS_CAP_ACQUIRED)
+		bs_cap_release(r->caps, out.slot);
+	return NULL;
+}
+
+/* A release without waiters takes no lock (engine/caps.c): one racing a
+ * caller that is just queueing must still leave that caller a slot. A
+ * stranded waiter would sit out its 30 s deadline and time out. */
+START_TEST(a_lock_free_release_never_strands_a_new_waiter)
+{
+	struct bs_caps *caps = bs_caps_create(4);
+	for (int i = 0; i < 2000; i++) {
+		struct racer r = { .caps = caps,
+				   .req = request(1, 1, true, mono_now() + 30 * BS_SEC) };
+		uint32_t s = must_acquire(caps, &r.req);
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, wait_for_it, &r), 0);
+		for (int spin = 0; spin < i % 64; spin++)
+			sched_yield(); /* land the release anywhere in the waiter's path */
+		bs_cap_release(caps, s);
+		pthread_join(t, NULL);
+		ck_assert_int_ne(r.status, BS_CAP_TIMEOUT);
+		ck_assert_uint_eq(bs_cap_in_use(caps, s), 0);
+	}
+	bs_caps_destroy(caps);
+}
+END_TEST
+
 START_TEST(full_table_fails_open)
 {
 	struct bs_caps *caps = bs_caps_create(3);
@@ -628,6 +667,7 @@ BS_SUITE(caps_suite)
 	tcase_add_test(tc, reclaim_frees_a_stale_slot_before_refusing);
 	tcase_add_test(tc, table_reuses_entries_of_departed_keys);
 	tcase_add_test(tc, full_table_fails_open);
+	tcase_add_test(tc, a_lock_free_release_never_strands_a_new_waiter);
 	tcase_add_test(tc, double_release_changes_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");

@@ -101,17 +101,15 @@ static void holder_free(uint32_t id)
 }
 
 /* Drop one reference; the last one gives the slot back. Returns whether
- * it did. errno preserved. */
+ * it did. errno preserved (bs_cap_release leaves it alone). */
 static bool holder_put(uint32_t id)
 {
 	struct holder *h = holder_at(id);
 	if (atomic_fetch_sub(&h->refs, 1) != 1)
 		return false;
-	int saved = errno;
 	bs_cap_release(atomic_load_explicit(&h->caps, memory_order_relaxed),
 		       atomic_load_explicit(&h->slot, memory_order_relaxed));
 	holder_free(id);
-	errno = saved;
 	return true;
 }
 

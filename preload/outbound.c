@@ -500,14 +500,15 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	return err != 0 ? -1 : 0;
 }
 
-/* The first attempt's bound from the call's start: min(attempt_timeout,
- * deadline), as connect_managed computes it when no cap wait preceded. */
+/* The first attempt's end: min(attempt_timeout, deadline) from the call's
+ * start, as connect_managed computes it when no cap wait preceded. No
+ * overflow: durations are at most 1000h (policy/values.c). */
 static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
 {
 	bs_ns bound = rule->deadline;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	return start + bound >= start ? start + bound : UINT64_MAX;
+	return start + bound;
 }
 
 int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,

@@ -60,7 +60,8 @@ extern __thread struct bs_sleep_state bs_thread_sleep __attribute__((tls_model("
 void bs_sleep_note_outcome(int err);
 static inline void bs_sleep_note_connect(int err)
 {
-	if (err != 0 || bs_thread_sleep.streak != 0 || bs_thread_sleep.last_fail_at != 0)
+	/* last_fail_at is set with every failure and cleared with the streak. */
+	if (err != 0 || bs_thread_sleep.last_fail_at != 0)
 		bs_sleep_note_outcome(err);
 }
 

@@ -134,6 +134,7 @@ static uint32_t settle(struct bs_watch *s)
 	uint32_t v;
 	while ((v = atomic_load(&s->verdict)) == PENDING)
 		futex(&s->verdict, FUTEX_WAIT_PRIVATE, PENDING, NULL);
+	atomic_store(&s->verdict, PENDING); /* ready for the next attempt: arming skips it */
 	atomic_store(&s->end, IDLE);
 	return v;
 }
@@ -340,6 +341,7 @@ static void in_child(void)
 		if (&slots[i] == bs_watch_mine)
 			continue;
 		atomic_store(&slots[i].end, IDLE);
+		atomic_store(&slots[i].verdict, PENDING);
 		atomic_store(&slots[i].owned, false);
 	}
 }

@@ -28,7 +28,7 @@
 struct bs_watch {
 	_Atomic bs_ns end;
 	_Atomic int fd;
-	_Atomic uint32_t verdict;    /* futex word: pending, aborted, left */
+	_Atomic uint32_t verdict;    /* futex word: pending (0, between aborts), aborted, left */
 	_Atomic uint32_t arms;       /* bumped per attempt: the watchdog sees activity */
 	_Atomic bs_ns bound;         /* the latest attempt's length */
 	_Atomic bool owned;
@@ -64,7 +64,6 @@ static inline struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end)
 	if (!atomic_compare_exchange_strong(&w->end, &idle, BS_WATCH_ARMING))
 		return NULL;
 	atomic_store_explicit(&w->fd, fd, memory_order_relaxed);
-	atomic_store_explicit(&w->verdict, 0, memory_order_relaxed);
 	atomic_store_explicit(&w->arms, atomic_load_explicit(&w->arms, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 	atomic_store_explicit(&w->bound, end - now, memory_order_relaxed);

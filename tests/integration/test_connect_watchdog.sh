@@ -72,7 +72,9 @@ open(sys.argv[1], "w").write("%d\n" % s.getsockname()[1])
 signal.pause()
 PY
 FULL=$(await_ready "$ready") log2="$BS_TMP/fork.jsonl"
+# TSan refuses a thread started after a multi-threaded fork unless told.
 timeout 60 env "${policy[@]}" BACKSTOP_CONNECT_ATTEMPTS=2 BACKSTOP_LOG="$log2" \
+	TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}die_after_fork=0" \
 	LD_PRELOAD="$BS_PRELOAD" python3 - "$FULL" >fork.out <<'PY' || fail "the program failed: $(cat fork.out)"
 import errno, glob, os, signal, socket, sys
 dest = ("127.0.0.1", int(sys.argv[1]))

@@ -12,6 +12,8 @@
  * a full one), so close_range, closefrom and reclaim visit only the
  * numbers that were ever tracked below a high-water mark.
  *
+ * backstop's private descriptors are fdprivate.c's.
+ *
  * Everything is per process: the memory is private, so a forked child
  * works on its own copy and its closes release the child's slots only;
  * exec discards it all. */
@@ -38,12 +40,6 @@ struct holder {
 	struct bs_caps *_Atomic caps;
 };
 
-struct private_fd {
-	_Atomic int fd; /* -1: unused */
-	int (*move)(void *ctx);
-	void *ctx;
-};
-
 static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
 struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
 
@@ -54,10 +50,7 @@ static struct {
 	uint32_t n_holders;
 	_Atomic uint32_t fresh;      /* holders never used yet start here */
 	_Atomic uint64_t free_head;  /* generation << 32 | holder id */
-	struct private_fd privates[BS_FDT_MAX_PRIVATE];
-} g = {
-	.privates = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } },
-};
+} g;
 
 static bool is_holder(uint32_t v)
 {
@@ -254,105 +247,15 @@ __attribute__((constructor)) static void fdtrack_constructor(void)
 	bs_fdtrack_init();
 }
 
-/* ---- private descriptors ---------------------------------------------- */
-
-/* Keep the entry or the sentinel in step with the registry. */
-static void private_mark(int fd, bool on)
-{
-	struct bs_fdtab *t = table();
-	if ((uint32_t)fd < t->n) {
-		atomic_store(&t->entries[fd], on ? BS_FDT_PRIVATE : 0);
-		return;
-	}
-	bool beyond = false;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		beyond |= (uint32_t)atomic_load(&g.privates[i].fd) >= t->n &&
-			  atomic_load(&g.privates[i].fd) >= 0;
-	atomic_store(&t->entries[t->n], beyond ? BS_FDT_PRIVATE : 0);
-}
-
-void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx)
-{
-	if (fd < 0)
-		return;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int unused = -1;
-		struct private_fd *p = &g.privates[i];
-		/* Claim the record (-2) before filling it in. */
-		if (atomic_compare_exchange_strong(&p->fd, &unused, -2)) {
-			p->move = move;
-			p->ctx = ctx;
-			atomic_store(&p->fd, fd);
-			private_mark(fd, true);
-			return;
-		}
-	}
-}
-
-static struct private_fd *private_find(int fd)
-{
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		if (fd >= 0 && atomic_load(&g.privates[i].fd) == fd)
-			return &g.privates[i];
-	return NULL;
-}
-
-/* Set while a private descriptor's owner moves it: its own dup of the
- * descriptor goes through the interposed fcntl, and must be let through. */
-static __thread bool moving __attribute__((tls_model("initial-exec")));
-
-bool bs_fdtrack_is_private(int fd)
-{
-	return !moving && private_find(fd) != NULL;
-}
-
-void bs_fdtrack_vacate(int fd)
-{
-	struct private_fd *p = private_find(fd);
-	if (p == NULL)
-		return;
-	int saved = errno;
-	moving = true;
-	int moved = p->move(p->ctx);
-	moving = false;
-	if (moved >= 0) {
-		atomic_store(&p->fd, moved);
-		private_mark(moved, true);
-		private_mark(fd, false);
-	}
-	errno = saved;
-}
-
-unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap)
-{
-	unsigned n = 0;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int fd = atomic_load(&g.privates[i].fd);
-		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
-			continue;
-		unsigned j = n < cap ? n++ : cap; /* insertion sort, ascending */
-		while (j > 0 && out[j - 1] > fd) {
-			if (j < cap)
-				out[j] = out[j - 1];
-			j--;
-		}
-		if (j < cap)
-			out[j] = fd;
-	}
-	return n;
-}
-
 /* ---- holding and releasing -------------------------------------------- */
 
 /* Whether fd is still a connected socket whose peer counts under `key`:
- * how reclaim tells a descriptor closed behind backstop's back (or its
- * number reused) from a live one, only when a key is full, so that
- * holding a slot costs no system call. A unix socket's peer name is the
- * listener's as it bound it, which need not be the path the program
- * connected to: any connected unix socket counts. Reclaim looks at
- * descriptors other threads own; the raw system call keeps a sanitizer's
- * descriptor model (which would call that a data race) out of it: the
- * kernel answers either way. */
+ * how reclaim, run only when a key is full, tells a number closed behind
+ * backstop's back from a live one (so holding a slot costs no system
+ * call). A unix peer name is the listener's as bound, not necessarily the
+ * path connected to: any connected unix socket counts. A raw system call:
+ * reclaim looks at other threads' descriptors, which a sanitizer's
+ * descriptor model would call a data race; the kernel answers either way. */
 static bool still_counted(int fd, const struct bs_cap_key *key)
 {
 	struct sockaddr_storage peer;
@@ -391,12 +294,11 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 	uint32_t id = 0;
 	if ((uint32_t)fd < t->n) {
 		uint32_t cur = atomic_load(&t->entries[fd]);
-		/* A connect again on a socket that already holds a slot of this
-		 * key (one that completes an earlier nonblocking connect): one
-		 * slot per socket. Should it instead be a socket closed behind
-		 * backstop's back whose number came back connected to the same
-		 * key, the count is still one per live number. A holder of
-		 * another key is such a socket's: entry_set drops it. */
+		/* A connect again on a socket holding a slot of this key (one
+		 * completing an earlier nonblocking connect): one slot per
+		 * socket; were it a number closed behind backstop's back and
+		 * reconnected to the key, still one per live number. A holder
+		 * of another key is a closed socket's: entry_set drops it. */
 		if (is_holder(cur) && holds(holder_at(cur), caps, slot))
 			goto untracked;
 		id = holder_alloc();

@@ -1,35 +1,28 @@
 /* The managed outbound connect (see outbound.h and docs/connect.md).
  *
- * One attempt on a blocking TCP socket is bounded by the watchdog
- * (preload/watchdog.h): the attempt's end time goes into this thread's
- * slot, in memory, and only an attempt still in flight at its end costs
- * system calls (the watchdog's abort, and here putting the program's
- * SO_SNDTIMEO back and dissolving the attempt). Where no watch can be had,
- * and always for a unix socket (whose connect waiting for a full backlog
- * only a socket timeout or a signal can end), the program's SO_SNDTIMEO is
- * saved and replaced by the attempt's bound, because Linux bounds a
- * blocking connect by SO_SNDTIMEO (ending it with EINPROGRESS for TCP,
- * EAGAIN for a unix socket whose listener's backlog is full); the saved
- * value is put back before connect returns. On a nonblocking socket under
- * `nonblocking = sync`: connect, then ppoll for POLLOUT within the bound,
- * then SO_ERROR. An attempt that timed out or failed while in flight is
- * dissolved with connect(AF_UNSPEC), so the same descriptor can try again.
- * The program's file status flags are never touched.
+ * A blocking TCP attempt is bounded by the watchdog (watchdog.h): its end
+ * goes into this thread's slot, in memory; only an attempt still in flight
+ * at its end costs system calls. Unix sockets (whose wait for a full
+ * backlog only a socket timeout or a signal ends), and attempts no watch
+ * could be had for, are bounded by SO_SNDTIMEO: the program's value is
+ * saved, replaced by the bound (Linux then ends the connect with
+ * EINPROGRESS for TCP, EAGAIN for unix) and put back before connect
+ * returns. Under `nonblocking = sync`: connect, ppoll for POLLOUT within
+ * the bound, SO_ERROR. An attempt that timed out or failed in flight is
+ * dissolved with connect(AF_UNSPEC), so the descriptor can try again. The
+ * program's file status flags are never touched.
  *
- * The first attempt is made here, before the retry loop, so that a
- * first-try success (the common case) costs no destination formatting, no
- * random numbers and no loop; when it fails, the loop starts by replaying
- * its result instead of connecting again.
- *
- * A first-try TCP success costs no system call beyond the connect. The
- * rest is asked only when it matters: the program's O_NONBLOCK (F_GETFL)
- * when the first attempt did not succeed at once, or when a cap or
- * io_timeout applies; its SO_SNDTIMEO only when the send timeout must be
- * replaced. A nonblocking connect returns at once, so its first attempt is
- * exactly the program's own connect, and under `nonblocking = pass` its
- * result is returned as it is. Likewise only stream sockets are managed,
- * and SO_TYPE is asked only when a cap or io_timeout applies or the first
- * attempt failed; a datagram connect that fails is returned as it is. */
+ * The first attempt is made before any per-call state exists (see
+ * bs_outbound_connect): a first-try success costs no system call beyond
+ * the connect, no formatting, no random numbers and no loop; otherwise
+ * the loop starts by replaying its result. The rest is asked only when it
+ * matters: O_NONBLOCK (F_GETFL) when the first attempt did not succeed at
+ * once, at a full cap, or for io_timeout; SO_SNDTIMEO only where it is
+ * replaced; SO_TYPE when a cap or io_timeout applies or the first attempt
+ * failed (only stream sockets are managed; a datagram connect that fails
+ * is returned as it is). A nonblocking connect returns at once, so its
+ * first attempt is exactly the program's own connect, and under
+ * `nonblocking = pass` its result is returned as it is. */
 #include "preload/outbound.h"
 
 #include <errno.h>
@@ -45,6 +38,7 @@
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
 #include "preload/outcap.h"
+#include "preload/passonce.h"
 #include "preload/real.h"
 #include "preload/watchdog.h"
 
@@ -88,8 +82,8 @@ static bool nonblocking(struct outbound *o)
 	return o->nonblocking;
 }
 
-/* The program's SO_SNDTIMEO, read once, only by the paths that replace it.
- * false: not a socket option this descriptor has (not a socket). */
+/* The program's SO_SNDTIMEO, read once where it is replaced; false: not
+ * a socket. */
 static bool program_timeout(struct outbound *o)
 {
 	if (!o->timeout_known) {
@@ -206,13 +200,11 @@ static int connect_bounded(struct outbound *o, bs_ns bound)
 	}
 }
 
-/* A watched attempt the watchdog aborted (watchdog.h): put the program's
- * send timeout back and dissolve what is left. Its connect's own result
- * (ECONNRESET from the shutdown, or a success that came too late) no
- * longer counts: the bound expired. Only, after the abort the socket
- * carried the watchdog's short timeout, so a handler may have ended a
- * connect the kernel restarted with EINTR even under SA_RESTART: EINTR is
- * the plain connect's as decided for a socket timeout (connect_bounded). */
+/* A watched attempt the watchdog aborted: put the program's send timeout
+ * back and dissolve what is left; the connect's own result (ECONNRESET,
+ * or a success that came too late) no longer counts. The socket carried
+ * the watchdog's short timeout meanwhile, so EINTR is decided as for a
+ * socket timeout (connect_bounded). */
 static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct timeval *own)
 {
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
@@ -221,8 +213,7 @@ static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct
 	return interrupted ? EINTR : ETIMEDOUT;
 }
 
-/* A watched connect on fd returned err (0 or the errno): the attempt's
- * outcome. */
+/* A watched connect on fd returned err (0 or the errno): its outcome. */
 static inline __attribute__((always_inline)) int
 watched_outcome(int fd, int err, struct bs_watch *w)
 {
@@ -233,11 +224,10 @@ watched_outcome(int fd, int err, struct bs_watch *w)
 }
 
 /* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
- * EINPROGRESS (or EAGAIN, unix) when the socket timeout ended it,
- * ETIMEDOUT, already dissolved, when the watchdog did. Under the watchdog
- * the program's own SO_SNDTIMEO, if any, is still in place and bounds the
- * attempt too, and the kernel restarts the connect after an SA_RESTART
- * handler exactly as it would a plain one. */
+ * EINPROGRESS (EAGAIN, unix) when the socket timeout ended it, ETIMEDOUT
+ * (dissolved) when the watchdog did. Watched, the program's SO_SNDTIMEO
+ * still bounds it too, and the kernel restarts it after an SA_RESTART
+ * handler as it would a plain connect. */
 static int connect_attempt(struct outbound *o, bs_ns bound)
 {
 	struct bs_watch *w;
@@ -346,8 +336,7 @@ static bs_ns now_io(void *ctx)
 
 /* ---- cap slot ------------------------------------------------------------ */
 
-/* Whether a cap wait is allowed: not on a nonblocking socket. Asked only
- * when the cap is full. */
+/* A cap wait is allowed on a blocking socket only (asked at a full cap). */
 static bool may_wait(void *ctx)
 {
 	return !nonblocking(ctx);
@@ -377,36 +366,9 @@ static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
 
 /* ---- nonblocking = pass -------------------------------------------------- */
 
-#define PASS_SEEN_MAX 256
-/* Hashes of destinations already reported by connect.pass. Lock-free;
- * once full, further destinations are no longer reported. */
-static _Atomic uint64_t pass_seen[PASS_SEEN_MAX];
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h != 0 ? h : 1; /* 0 marks a free entry */
-}
-
-static bool first_pass_to(const char *dest)
-{
-	uint64_t h = fnv1a(dest);
-	for (unsigned i = 0; i < PASS_SEEN_MAX; i++) {
-		_Atomic uint64_t *e = &pass_seen[(h + i) % PASS_SEEN_MAX];
-		uint64_t seen = atomic_load_explicit(e, memory_order_relaxed);
-		if (seen == 0 && atomic_compare_exchange_strong(e, &seen, h))
-			return true;
-		if (seen == h)
-			return false;
-	}
-	return false;
-}
-
 static void note_pass(struct outbound *o)
 {
-	if (!first_pass_to(dest_of(o)))
+	if (!bs_first_pass_to(dest_of(o)))
 		return;
 	struct bs_logline line;
 	bs_line_begin(&line, &o->rt->log, "connect.pass");
@@ -467,8 +429,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	return err;
 }
 
-/* Everything but the fast path of bs_outbound_connect; `premade` is the
- * first attempt's result if that was made already, else -1. */
+/* All but bs_outbound_connect's fast path; premade: the first result, or -1. */
 static __attribute__((noinline)) int
 connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	     const struct sockaddr *sa, socklen_t len, bs_ns start, int entry_errno,
@@ -500,9 +461,8 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	return err != 0 ? -1 : 0;
 }
 
-/* The first attempt's end: min(attempt_timeout, deadline) from the call's
- * start, as connect_managed computes it when no cap wait preceded. No
- * overflow: durations are at most 1000h (policy/values.c). */
+/* The first attempt's end, as connect_managed computes it without a cap
+ * wait. No overflow: durations are at most 1000h (policy/values.c). */
 static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
 {
 	bs_ns bound = rule->deadline;
@@ -520,10 +480,9 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
 
-	/* The common case with no per-call state at all: a TCP connect
-	 * without cap or io_timeout, watched, that succeeds at once (errno
-	 * untouched: nothing on this path writes it). Anything else goes on
-	 * from its result. */
+	/* The common case, with no per-call state: a watched TCP connect with
+	 * no cap or io_timeout that succeeds (errno untouched: nothing here
+	 * writes it). Anything else goes on from its result. */
 	int premade = -1;
 	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
 			     sa->sa_family != AF_UNIX, 1)) {

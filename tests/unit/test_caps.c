@@ -429,6 +429,46 @@ static void waiter_start(struct waiter *w, struct bs_caps *caps,
 
 #define FIFO_WAITERS 8
 
+struct churn {
+	struct bs_caps *caps;
+	atomic_bool stop;
+};
+
+/* Keys that come and go in a table of two, so that the hammered key's
+ * cell is evicted whenever it is idle, under its lock-free acquirers. */
+static void *churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	for (uint32_t k = 1000; !atomic_load(&c->stop); k++) {
+		struct bs_cap_request req = request(k, 1, false, 0);
+		struct bs_cap_outcome out;
+		if (bs_cap_acquire(c->caps, &req, &out) == BS_CAP_ACQUIRED)
+			bs_cap_release(c->caps, out.slot);
+	}
+	return NULL;
+}
+
+START_TEST(limit_holds_while_other_keys_evict_its_cell)
+{
+	struct hammer h = { .caps = bs_caps_create(2) };
+	struct churn c = { .caps = h.caps };
+	pthread_t t[10], churner;
+	ck_assert_int_eq(pthread_create(&churner, NULL, churn_thread, &c), 0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hammer_thread, &h), 0);
+	for (int i = 0; i < 10; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&c.stop, true);
+	pthread_join(churner, NULL);
+	ck_assert_uint_le(atomic_load(&h.max_inside), HAMMER_LIMIT);
+	ck_assert_uint_eq(atomic_load(&h.served), 10 * HAMMER_ROUNDS);
+	struct bs_cap_request req = request(7, HAMMER_LIMIT, false, 0);
+	uint32_t s = must_acquire(h.caps, &req);
+	ck_assert_uint_eq(bs_cap_in_use(h.caps, s), 1); /* nothing leaked */
+	bs_caps_destroy(h.caps);
+}
+END_TEST
+
 START_TEST(waiters_are_served_in_arrival_order)
 {
 	struct bs_caps *caps = bs_caps_create(4);
@@ -673,6 +713,7 @@ BS_SUITE(caps_suite)
 	tc = tcase_create("threads");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, limit_holds_under_fifty_threads);
+	tcase_add_test(tc, limit_holds_while_other_keys_evict_its_cell);
 	tcase_add_test(tc, waiters_are_served_in_arrival_order);
 	tcase_add_test(tc, an_expired_waiter_is_never_served);
 	tcase_add_test(tc, a_storm_of_expired_waiters_does_not_stall_a_live_one);

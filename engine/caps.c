@@ -2,21 +2,31 @@
  *
  * Keys live in a fixed open-addressing table with linear probing, sized
  * at least twice the key capacity. A slot id is the index of its key's
- * entry, so an entry never moves while it is in use. When a key's count
- * returns to 0 and nobody waits for it, its entry becomes a tombstone,
- * and tombstones that end a probe run turn back into empty cells at once,
- * so keys that come and go over a long run do not clog the table.
+ * cell, which never moves while in use. A key at count 0 that nobody
+ * waits for stays LIVE (idle) until another key needs its cell; retired
+ * cells are tombstones, and tombstones ending a probe run turn back into
+ * empty cells at once, so keys that come and go do not clog the table.
  *
- * Waiters queue FIFO per key on an intrusive doubly-linked list of nodes
- * that live on the waiting threads' stacks, each with its own condition
- * variable on CLOCK_MONOTONIC. A release hands its slot straight to the
- * oldest waiter still inside its deadline (the count does not change);
- * expired waiters met at the head on the way are unlinked and woken. A
- * waiter that times out unlinks itself. Every node is unlinked exactly
- * once, so the work per release is amortised O(1). One mutex guards it
- * all; nothing here allocates after bs_caps_create. */
+ * Waiters queue FIFO per key on an intrusive list of nodes on their own
+ * stacks, each with a condition variable on CLOCK_MONOTONIC. A release
+ * hands its slot straight to the oldest waiter still inside its deadline
+ * (the count stays), unlinking expired ones on the way; a waiter that
+ * times out unlinks itself: amortised O(1) per release. One mutex guards
+ * all but two paths; nothing here allocates after bs_caps_create.
+ *
+ * Those two are a CAS on the count. A release when nobody waits; a
+ * waiter links itself (queued++) and then looks at the count once more,
+ * while such a releaser drops the count and then looks at queued, taking
+ * the lock to hand the slot over if someone queued: both sequentially
+ * consistent, so one sees the other. And an acquire of a key present,
+ * below its limit, nobody queued: the key is read under a per-cell
+ * sequence count (odd while the locked side rewrites it), checked again
+ * after the CAS, and a slot taken from a cell that changed hands is given
+ * back. A cell is retired only by a CAS of its count from 0 to DEAD, so
+ * such an acquire either precedes that or fails. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,11 +43,15 @@ struct cap_waiter {
 	bool granted; /* a release handed it a slot */
 };
 
+#define DEAD UINT32_MAX /* the count of a retired cell: no CAS from it succeeds */
+
 struct cap_entry {
-	struct bs_cap_key key;
-	enum cell_state state;
-	uint32_t count;
-	uint32_t queued;
+	_Atomic uint64_t key[3]; /* the bs_cap_key's words */
+	_Atomic int state;       /* enum cell_state */
+	_Atomic uint32_t gen;    /* odd while the key is rewritten */
+	_Atomic uint32_t count;
+	_Atomic uint32_t queued;
+	uint32_t limit;          /* the latest acquirer's, for a lock-free release's hand-over */
 	struct cap_waiter *head, *tail;
 };
 
@@ -82,9 +96,8 @@ struct bs_caps *bs_caps_create(uint32_t capacity)
 
 void bs_caps_destroy(struct bs_caps *caps)
 {
-	if (caps == NULL)
-		return;
-	pthread_mutex_destroy(&caps->lock);
+	if (caps != NULL)
+		pthread_mutex_destroy(&caps->lock);
 	free(caps);
 }
 
@@ -94,27 +107,88 @@ void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ct
 	caps->clock_ctx = ctx;
 }
 
+_Static_assert(sizeof(struct bs_cap_key) == 24, "key_hash reads three words");
+
+/* Three words mixed by multiplication (byte-wise, ~100 instructions). */
 static uint32_t key_hash(const struct bs_cap_key *key)
 {
-	const uint8_t *p = (const uint8_t *)key;
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < sizeof *key; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
+	uint64_t w[3];
+	memcpy(w, key, sizeof w);
+	const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
+	uint64_t h = (w[0] ^ (w[1] >> 7 | w[1] << 57)) * k;
+	h = (h ^ (h >> 29) ^ w[2]) * k;
 	return (uint32_t)(h ^ (h >> 32));
 }
 
+static bool same_key(const struct cap_entry *e, const struct bs_cap_key *key)
+{
+	uint64_t w[3];
+	memcpy(w, key, sizeof w);
+	for (int i = 0; i < 3; i++)
+		if (atomic_load_explicit(&e->key[i], memory_order_relaxed) != w[i])
+			return false;
+	return true;
+}
+
+/* One more slot of e if its count is below limit (never from DEAD):
+ * the count after, or 0. Lock-free acquirers raise it concurrently. */
+static uint32_t take(struct cap_entry *e, uint32_t limit)
+{
+	uint32_t c = atomic_load(&e->count);
+	while (c < limit)
+		if (atomic_compare_exchange_weak(&e->count, &c, c + 1))
+			return c + 1;
+	return 0;
+}
+
+/* Free an entry nobody holds or waits for. A tombstone followed by an
+ * empty cell ends no probe run that matters, so it (and the tombstones
+ * before it) become empty again. */
+static bool entry_retire(struct bs_caps *caps, struct cap_entry *e)
+{
+	uint32_t zero = 0;
+	if (e->head != NULL || !atomic_compare_exchange_strong(&e->count, &zero, DEAD))
+		return false;
+	e->state = CELL_TOMB;
+	caps->live--;
+	uint32_t i = (uint32_t)(e - caps->cells);
+	if (caps->cells[(i + 1) & caps->mask].state != CELL_EMPTY)
+		return true;
+	while (caps->cells[i].state == CELL_TOMB) {
+		caps->cells[i].state = CELL_EMPTY;
+		i = (i - 1) & caps->mask;
+	}
+	return true;
+}
+
+/* LIVE at count 0, nobody waiting: its cell may serve another key (unless
+ * a lock-free acquire takes a slot first: entry_retire's CAS decides). */
+static bool idle(const struct cap_entry *e)
+{
+	return e->state == CELL_LIVE && atomic_load(&e->count) == 0 && e->head == NULL;
+}
+
+/* Retire one idle entry anywhere; false if none (max_keys keys live). */
+static bool evict_idle(struct bs_caps *caps)
+{
+	for (uint32_t i = 0; i <= caps->mask; i++)
+		if (idle(&caps->cells[i]) && entry_retire(caps, &caps->cells[i]))
+			return true;
+	return false;
+}
+
 /* The entry of key, created if absent; NULL when the table holds
- * max_keys live keys already. */
+ * max_keys live keys already, none of them idle. */
 static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key *key)
 {
-	struct cap_entry *reuse = NULL;
+	struct cap_entry *reuse;
+again:
+	reuse = NULL;
 	for (uint32_t i = key_hash(key), n = 0; n <= caps->mask; i++, n++) {
 		struct cap_entry *e = &caps->cells[i & caps->mask];
-		if (e->state == CELL_LIVE && memcmp(&e->key, key, sizeof *key) == 0)
+		if (e->state == CELL_LIVE && same_key(e, key))
 			return e;
-		if (e->state == CELL_TOMB && reuse == NULL)
+		if ((e->state == CELL_TOMB || idle(e)) && reuse == NULL)
 			reuse = e;
 		if (e->state == CELL_EMPTY) {
 			if (reuse == NULL)
@@ -122,31 +196,26 @@ static struct cap_entry *entry_get(struct bs_caps *caps, const struct bs_cap_key
 			break;
 		}
 	}
-	if (reuse == NULL || caps->live == caps->max_keys)
+	/* An idle entry is retired first (a TOMB, reused below), unless a
+	 * lock-free acquirer took a slot of it meanwhile: then look again. */
+	if (reuse != NULL && reuse->state == CELL_LIVE && !entry_retire(caps, reuse))
+		goto again;
+	if (reuse == NULL || (caps->live == caps->max_keys && !evict_idle(caps)))
 		return NULL;
-	memset(reuse, 0, sizeof *reuse);
-	reuse->key = *key;
+	/* Under the sequence count: lock-free callers may be looking. */
+	uint64_t w[3];
+	memcpy(w, key, sizeof w);
+	atomic_fetch_add(&reuse->gen, 1);
+	for (int i = 0; i < 3; i++)
+		atomic_store_explicit(&reuse->key[i], w[i], memory_order_relaxed);
+	atomic_store(&reuse->count, 0);
+	atomic_store(&reuse->queued, 0);
+	reuse->limit = 0;
+	reuse->head = reuse->tail = NULL;
 	reuse->state = CELL_LIVE;
+	atomic_fetch_add(&reuse->gen, 1);
 	caps->live++;
 	return reuse;
-}
-
-/* Free an entry nobody holds or waits for. A tombstone followed by an
- * empty cell ends no probe run that matters, so it (and the tombstones
- * before it) become empty again. */
-static void entry_retire(struct bs_caps *caps, struct cap_entry *e)
-{
-	if (e->count != 0 || e->head != NULL)
-		return;
-	e->state = CELL_TOMB;
-	caps->live--;
-	uint32_t i = (uint32_t)(e - caps->cells);
-	if (caps->cells[(i + 1) & caps->mask].state != CELL_EMPTY)
-		return;
-	while (caps->cells[i].state == CELL_TOMB) {
-		caps->cells[i].state = CELL_EMPTY;
-		i = (i - 1) & caps->mask;
-	}
 }
 
 static void waiter_link(struct cap_entry *e, struct cap_waiter *w)
@@ -159,7 +228,7 @@ static void waiter_link(struct cap_entry *e, struct cap_waiter *w)
 		e->head = w;
 	e->tail = w;
 	w->linked = true;
-	e->queued++;
+	atomic_fetch_add(&e->queued, 1);
 }
 
 static void waiter_unlink(struct cap_entry *e, struct cap_waiter *w)
@@ -173,7 +242,7 @@ static void waiter_unlink(struct cap_entry *e, struct cap_waiter *w)
 	else
 		e->tail = w->prev;
 	w->linked = false;
-	e->queued--;
+	atomic_fetch_sub(&e->queued, 1);
 }
 
 static struct timespec to_timespec(bs_ns t)
@@ -182,9 +251,9 @@ static struct timespec to_timespec(bs_ns t)
 				  .tv_nsec = (long)(t % BS_SEC) };
 }
 
-/* Give e's slot to the oldest waiter still inside its deadline, or drop
- * the count when there is none. Lock held. */
-static void release_locked(struct bs_caps *caps, struct cap_entry *e)
+/* Unlink e's waiters from the head until one still inside its deadline
+ * and grant it the slot (true), or run out (false). Lock held. */
+static bool grant_oldest(struct bs_caps *caps, struct cap_entry *e)
 {
 	const bs_ns now = e->head ? caps->clock(caps->clock_ctx) : 0;
 	while (e->head != NULL) {
@@ -192,11 +261,32 @@ static void release_locked(struct bs_caps *caps, struct cap_entry *e)
 		waiter_unlink(e, w);
 		pthread_cond_signal(&w->wake);
 		if (w->deadline_at > now) {
-			w->granted = true; /* the slot changes hands; count stays */
-			return;
+			w->granted = true;
+			return true;
 		}
 	}
-	e->count--;
+	return false;
+}
+
+/* Give e's slot to the oldest live waiter (the count stays), or drop the
+ * count when there is none. Lock held. */
+static void release_locked(struct bs_caps *caps, struct cap_entry *e)
+{
+	if (grant_oldest(caps, e))
+		return;
+	atomic_fetch_sub(&e->count, 1);
+	entry_retire(caps, e);
+}
+
+/* A lock-free release dropped the count, then saw a waiter: hand the
+ * freed slot over if it is still free. Lock held. */
+static void hand_over_locked(struct bs_caps *caps, struct cap_entry *e)
+{
+	while (e->state == CELL_LIVE && e->head != NULL && take(e, e->limit) != 0)
+		if (!grant_oldest(caps, e)) {
+			atomic_fetch_sub(&e->count, 1); /* every waiter had expired */
+			break;
+		}
 	entry_retire(caps, e);
 }
 
@@ -241,6 +331,12 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 	pthread_condattr_destroy(&attr);
 
 	waiter_link(e, &wt.w);
+	/* A lock-free release may have dropped the count before it could see
+	 * this waiter (see the top of this file). */
+	if (take(e, e->limit) != 0) {
+		waiter_unlink(e, &wt.w);
+		wt.w.granted = true;
+	}
 	const struct timespec until = to_timespec(deadline_at);
 	pthread_cleanup_push(waiting_cancelled, &wt);
 	/* Loops on spurious wakeups; the clock decides expiry. */
@@ -252,11 +348,39 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 	return wt.w.granted ? BS_CAP_WAITED : BS_CAP_TIMEOUT;
 }
 
+/* A key already present, below its limit, nobody queued: one CAS, no
+ * lock (see the top of this file). false: take the locked path. */
+static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_request *req,
+			     struct bs_cap_outcome *out)
+{
+	for (uint32_t i = key_hash(&req->key), n = 0; n <= caps->mask; i++, n++) {
+		struct cap_entry *e = &caps->cells[i & caps->mask];
+		uint32_t gen = atomic_load(&e->gen);
+		int state = atomic_load(&e->state);
+		if (state == CELL_EMPTY || (gen & 1))
+			return false;
+		if (state != CELL_LIVE || !same_key(e, &req->key))
+			continue;
+		uint32_t in_use = atomic_load(&e->queued) == 0 ? take(e, req->limit) : 0;
+		const uint32_t slot = (uint32_t)(e - caps->cells);
+		if (in_use != 0 && atomic_load(&e->gen) != gen) {
+			bs_cap_release(caps, slot); /* the cell changed hands */
+			in_use = 0;
+		}
+		*out = (struct bs_cap_outcome){ .slot = in_use ? slot : BS_CAP_NONE,
+						.in_use = in_use };
+		return in_use != 0;
+	}
+	return false;
+}
+
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out)
 {
 	bool reclaimed = req->reclaim == NULL;
+	if (acquire_unlocked(caps, req, out))
+		return BS_CAP_ACQUIRED;
 	*out = (struct bs_cap_outcome){ .slot = BS_CAP_NONE };
 
 	pthread_mutex_lock(&caps->lock);
@@ -267,9 +391,10 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 			return BS_CAP_UNTRACKED;
 		}
 		const uint32_t slot = (uint32_t)(e - caps->cells);
-		if (e->count < req->limit) {
-			e->count++;
-			*out = (struct bs_cap_outcome){ .slot = slot, .in_use = e->count };
+		e->limit = req->limit;
+		uint32_t in_use = atomic_load(&e->queued) == 0 ? take(e, req->limit) : 0;
+		if (in_use != 0) {
+			*out = (struct bs_cap_outcome){ .slot = slot, .in_use = in_use };
 			pthread_mutex_unlock(&caps->lock);
 			return BS_CAP_ACQUIRED;
 		}
@@ -295,8 +420,8 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 			out->slot = slot;
 		/* A timed-out waiter's entry may have been retired (and even
 		 * reused by another key) while it slept. */
-		if (e->state == CELL_LIVE && memcmp(&e->key, &req->key, sizeof e->key) == 0)
-			out->in_use = e->count;
+		if (e->state == CELL_LIVE && same_key(e, &req->key))
+			out->in_use = atomic_load(&e->count);
 		pthread_mutex_unlock(&caps->lock);
 		return status;
 	}
@@ -306,36 +431,57 @@ void bs_cap_release(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)
 		return;
-	pthread_mutex_lock(&caps->lock);
 	struct cap_entry *e = &caps->cells[slot];
-	if (e->state != CELL_LIVE || e->count == 0) {
+	/* Nobody waits: one CAS (see the top of this file). A count of 0
+	 * means not held: a double release must not corrupt counts. */
+	uint32_t c = atomic_load(&e->count);
+	while (c != 0 && c != DEAD && atomic_load(&e->queued) == 0) {
+		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
+			continue;
+		if (__builtin_expect(atomic_load(&e->queued) == 0, 1))
+			return;
+		pthread_mutex_lock(&caps->lock);
+		hand_over_locked(caps, e);
 		pthread_mutex_unlock(&caps->lock);
-		return; /* not held: a double release must not corrupt counts */
+		return;
 	}
-	release_locked(caps, e);
+	if (c == 0 || c == DEAD)
+		return;
+	pthread_mutex_lock(&caps->lock);
+	if (e->state == CELL_LIVE && atomic_load(&e->count) != 0)
+		release_locked(caps, e);
 	pthread_mutex_unlock(&caps->lock);
+}
+
+/* For the accessors, which read atomics only: no lock. */
+static const struct cap_entry *live_cell(struct bs_caps *caps, uint32_t slot)
+{
+	const struct cap_entry *e = slot <= caps->mask ? &caps->cells[slot] : NULL;
+	return e != NULL && e->state == CELL_LIVE ? e : NULL;
 }
 
 uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot)
 {
-	if (slot > caps->mask)
-		return 0;
-	pthread_mutex_lock(&caps->lock);
-	const struct cap_entry *e = &caps->cells[slot];
-	const uint32_t n = e->state == CELL_LIVE ? e->count : 0;
-	pthread_mutex_unlock(&caps->lock);
-	return n;
+	const struct cap_entry *e = live_cell(caps, slot);
+	uint32_t n = e ? atomic_load(&e->count) : 0;
+	return n == DEAD ? 0 : n; /* DEAD: being retired */
+}
+
+bool bs_cap_key_of(struct bs_caps *caps, uint32_t slot, struct bs_cap_key *out)
+{
+	const struct cap_entry *e = live_cell(caps, slot);
+	uint64_t w[3];
+	for (int i = 0; e && i < 3; i++)
+		w[i] = atomic_load_explicit(&e->key[i], memory_order_relaxed);
+	if (e)
+		memcpy(out, w, sizeof w);
+	return e != NULL;
 }
 
 uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot)
 {
-	if (slot > caps->mask)
-		return 0;
-	pthread_mutex_lock(&caps->lock);
-	const struct cap_entry *e = &caps->cells[slot];
-	const uint32_t n = e->state == CELL_LIVE ? e->queued : 0;
-	pthread_mutex_unlock(&caps->lock);
-	return n;
+	const struct cap_entry *e = live_cell(caps, slot);
+	return e ? atomic_load(&e->queued) : 0;
 }
 
 void bs_caps_after_fork_child(struct bs_caps *caps)
@@ -348,7 +494,7 @@ void bs_caps_after_fork_child(struct bs_caps *caps)
 		if (e->state != CELL_LIVE || e->head == NULL)
 			continue;
 		e->head = e->tail = NULL;
-		e->queued = 0;
+		atomic_store(&e->queued, 0);
 		entry_retire(caps, e);
 	}
 }

@@ -69,9 +69,12 @@ struct bs_cap_outcome {
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out);
-/* Give one slot back; it goes to the oldest live waiter, if any. */
+/* Give one slot back; it goes to the oldest live waiter, if any. Without
+ * a waiter, one CAS and no lock. errno is left alone. */
 void bs_cap_release(struct bs_caps *caps, uint32_t slot);
 uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot);
+/* The key slot counts against; false when nothing holds or awaits it. */
+bool bs_cap_key_of(struct bs_caps *caps, uint32_t slot, struct bs_cap_key *out);
 /* How many callers are queued for slot's key. */
 uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot);
 

@@ -17,7 +17,9 @@ soak: all $(TESTS) $(HELPERS)
 
 # Sanitizer runtime options for everything `make` runs (the runner, the
 # integration scripts and the programs they preload): UBSan findings fail
-# the test, leaks of third-party programs are suppressed (lsan.supp).
+# the test, leaks of third-party programs are suppressed (lsan.supp). Under
+# TSan the connect watchdog is a pthread, started again in a forked child
+# by the first blocking connect there: die_after_fork=0 lets TSan go on.
 SAN_SUPP := $(CURDIR)/tests/sanitizer
 ifneq ($(findstring address,$(SANITIZE)),)
 export ASAN_OPTIONS ?= detect_leaks=1:abort_on_error=0:allow_user_segv_handler=1
@@ -27,5 +29,5 @@ ifneq ($(findstring undefined,$(SANITIZE)),)
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 endif
 ifneq ($(findstring thread,$(SANITIZE)),)
-export TSAN_OPTIONS ?= halt_on_error=0:report_signal_unsafe=0:second_deadlock_stack=1
+export TSAN_OPTIONS ?= halt_on_error=0:report_signal_unsafe=0:second_deadlock_stack=1:die_after_fork=0
 endif

@@ -223,6 +223,15 @@ int bs_policy_builtin(struct bs_policy **out, struct bs_error *err);
  * NULL for other families. No allocation, no lock. */
 const struct bs_rule *bs_policy_match(const struct bs_policy *policy,
 				      const struct sockaddr *sa, socklen_t len);
+/* bs_policy_match for an address it manages (AF_INET, AF_INET6 or AF_UNIX,
+ * length checked by the caller): a policy of one rule, the built-in
+ * default, answers without a call. */
+static inline const struct bs_rule *bs_policy_match_managed(const struct bs_policy *policy,
+							    const struct sockaddr *sa,
+							    socklen_t len)
+{
+	return policy->n_rules == 1 ? &policy->rules[0] : bs_policy_match(policy, sa, len);
+}
 
 /* Whether an address falls in a list of patterns (exempt lists). */
 bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,

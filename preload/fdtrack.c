@@ -12,6 +12,8 @@
  * a full one), so close_range, closefrom and reclaim visit only the
  * numbers that were ever tracked below a high-water mark.
  *
+ * backstop's private descriptors are fdprivate.c's.
+ *
  * Everything is per process: the memory is private, so a forked child
  * works on its own copy and its closes release the child's slots only;
  * exec discards it all. */
@@ -21,7 +23,8 @@
 #include <stddef.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -35,14 +38,6 @@ struct holder {
 	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
 	_Atomic uint32_t slot;
 	struct bs_caps *_Atomic caps;
-	_Atomic uint64_t dev;
-	_Atomic uint64_t ino;
-};
-
-struct private_fd {
-	_Atomic int fd; /* -1: unused */
-	int (*move)(void *ctx);
-	void *ctx;
 };
 
 static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
@@ -55,10 +50,7 @@ static struct {
 	uint32_t n_holders;
 	_Atomic uint32_t fresh;      /* holders never used yet start here */
 	_Atomic uint64_t free_head;  /* generation << 32 | holder id */
-	struct private_fd privates[BS_FDT_MAX_PRIVATE];
-} g = {
-	.privates = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } },
-};
+} g;
 
 static bool is_holder(uint32_t v)
 {
@@ -102,17 +94,15 @@ static void holder_free(uint32_t id)
 }
 
 /* Drop one reference; the last one gives the slot back. Returns whether
- * it did. errno preserved. */
+ * it did. errno preserved (bs_cap_release leaves it alone). */
 static bool holder_put(uint32_t id)
 {
 	struct holder *h = holder_at(id);
 	if (atomic_fetch_sub(&h->refs, 1) != 1)
 		return false;
-	int saved = errno;
 	bs_cap_release(atomic_load_explicit(&h->caps, memory_order_relaxed),
 		       atomic_load_explicit(&h->slot, memory_order_relaxed));
 	holder_free(id);
-	errno = saved;
 	return true;
 }
 
@@ -257,111 +247,42 @@ __attribute__((constructor)) static void fdtrack_constructor(void)
 	bs_fdtrack_init();
 }
 
-/* ---- private descriptors ---------------------------------------------- */
-
-/* Keep the entry or the sentinel in step with the registry. */
-static void private_mark(int fd, bool on)
-{
-	struct bs_fdtab *t = table();
-	if ((uint32_t)fd < t->n) {
-		atomic_store(&t->entries[fd], on ? BS_FDT_PRIVATE : 0);
-		return;
-	}
-	bool beyond = false;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		beyond |= (uint32_t)atomic_load(&g.privates[i].fd) >= t->n &&
-			  atomic_load(&g.privates[i].fd) >= 0;
-	atomic_store(&t->entries[t->n], beyond ? BS_FDT_PRIVATE : 0);
-}
-
-void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx)
-{
-	if (fd < 0)
-		return;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int unused = -1;
-		struct private_fd *p = &g.privates[i];
-		/* Claim the record (-2) before filling it in. */
-		if (atomic_compare_exchange_strong(&p->fd, &unused, -2)) {
-			p->move = move;
-			p->ctx = ctx;
-			atomic_store(&p->fd, fd);
-			private_mark(fd, true);
-			return;
-		}
-	}
-}
-
-static struct private_fd *private_find(int fd)
-{
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		if (fd >= 0 && atomic_load(&g.privates[i].fd) == fd)
-			return &g.privates[i];
-	return NULL;
-}
-
-bool bs_fdtrack_is_private(int fd)
-{
-	return private_find(fd) != NULL;
-}
-
-void bs_fdtrack_vacate(int fd)
-{
-	struct private_fd *p = private_find(fd);
-	if (p == NULL)
-		return;
-	int saved = errno;
-	int moved = p->move(p->ctx); /* raw system calls: not seen by our wrappers */
-	if (moved >= 0) {
-		atomic_store(&p->fd, moved);
-		private_mark(moved, true);
-		private_mark(fd, false);
-	}
-	errno = saved;
-}
-
-unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap)
-{
-	unsigned n = 0;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int fd = atomic_load(&g.privates[i].fd);
-		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
-			continue;
-		unsigned j = n < cap ? n++ : cap; /* insertion sort, ascending */
-		while (j > 0 && out[j - 1] > fd) {
-			if (j < cap)
-				out[j] = out[j - 1];
-			j--;
-		}
-		if (j < cap)
-			out[j] = fd;
-	}
-	return n;
-}
-
 /* ---- holding and releasing -------------------------------------------- */
 
-/* The socket's identity. Reclaim looks at descriptors other threads own;
- * the raw system call keeps a sanitizer's descriptor model (which would
- * call that a data race) out of it: the kernel answers either way. */
-static bool identify(int fd, uint64_t *dev, uint64_t *ino)
+/* Whether fd is still a connected socket whose peer counts under `key`:
+ * how reclaim, run only when a key is full, tells a number closed behind
+ * backstop's back from a live one (so holding a slot costs no system
+ * call). A unix peer name is the listener's as bound, not necessarily the
+ * path connected to: any connected unix socket counts. A raw system call:
+ * reclaim looks at other threads' descriptors, which a sanitizer's
+ * descriptor model would call a data race; the kernel answers either way. */
+static bool still_counted(int fd, const struct bs_cap_key *key)
 {
-	struct stat st;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof peer;
 	int saved = errno;
-#ifdef SYS_newfstatat
-	bool ok = syscall(SYS_newfstatat, fd, "", &st, AT_EMPTY_PATH) == 0;
-#else
-	bool ok = fstat(fd, &st) == 0;
-#endif
+	bool connected = syscall(SYS_getpeername, fd, &peer, &len) == 0;
 	errno = saved;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return ok;
+	struct bs_runtime *rt = bs_runtime();
+	if (!connected || rt == NULL || peer.ss_family != key->family)
+		return false;
+	if (peer.ss_family == AF_UNIX)
+		return true;
+	struct bs_cap_key k;
+	if (key->rule == BS_CAP_RULE_INBOUND)
+		bs_cap_key_inbound(&k, rt->policy->accept.client_scope,
+				   (const struct sockaddr *)&peer, len);
+	else if (key->rule < rt->policy->n_rules)
+		bs_cap_key_outbound(&k, &rt->policy->rules[key->rule],
+				    (const struct sockaddr *)&peer, len);
+	else
+		return false;
+	return memcmp(&k, key, sizeof k) == 0;
 }
 
-static bool same_socket(struct holder *h, uint64_t dev, uint64_t ino)
+static bool holds(struct holder *h, struct bs_caps *caps, uint32_t slot)
 {
-	return atomic_load(&h->dev) == dev && atomic_load(&h->ino) == ino;
+	return atomic_load(&h->caps) == caps && atomic_load(&h->slot) == slot;
 }
 
 void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
@@ -370,13 +291,15 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 		return;
 	bs_fdtrack_init();
 	struct bs_fdtab *t = table();
-	uint64_t dev, ino;
 	uint32_t id = 0;
-	if ((uint32_t)fd < t->n && identify(fd, &dev, &ino)) {
+	if ((uint32_t)fd < t->n) {
 		uint32_t cur = atomic_load(&t->entries[fd]);
-		/* A connect again on a socket that already holds a slot (a
-		 * repeated nonblocking connect): one slot per socket. */
-		if (is_holder(cur) && same_socket(holder_at(cur), dev, ino))
+		/* A connect again on a socket holding a slot of this key (one
+		 * completing an earlier nonblocking connect): one slot per
+		 * socket; were it a number closed behind backstop's back and
+		 * reconnected to the key, still one per live number. A holder
+		 * of another key is a closed socket's: entry_set drops it. */
+		if (is_holder(cur) && holds(holder_at(cur), caps, slot))
 			goto untracked;
 		id = holder_alloc();
 	}
@@ -385,8 +308,6 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 	struct holder *h = holder_at(id);
 	atomic_store(&h->slot, slot);
 	atomic_store(&h->caps, caps);
-	atomic_store(&h->dev, dev);
-	atomic_store(&h->ino, ino);
 	atomic_store(&h->refs, 1);
 	entry_set(t, (uint32_t)fd, id);
 	return;
@@ -478,16 +399,15 @@ void bs_fdtrack_settle_range(unsigned lo, unsigned hi, bool closed)
 
 struct reclaim_ctx {
 	uint32_t slot;
+	struct bs_cap_key key;
 	unsigned released;
 };
 
 static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 {
 	struct reclaim_ctx *rc = ctx;
-	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot)
-		return;
-	uint64_t dev, ino;
-	if (identify((int)fd, &dev, &ino) && same_socket(holder_at(v), dev, ino))
+	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot ||
+	    still_counted((int)fd, &rc->key))
 		return;
 	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, 0) && holder_put(v))
 		rc->released++;
@@ -496,7 +416,10 @@ static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot)
 {
 	(void)ctx;
+	struct bs_runtime *rt = bs_runtime();
 	struct reclaim_ctx rc = { .slot = slot };
+	if (rt == NULL || rt->caps == NULL || !bs_cap_key_of(rt->caps, slot, &rc.key))
+		return 0;
 	walk(0, UINT32_MAX, reclaim_one, &rc);
 	return rc.released;
 }

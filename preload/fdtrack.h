@@ -2,8 +2,10 @@
  * exactly once, through whatever path the socket is closed. A slot
  * belongs to the socket (open file description), not the fd number:
  * dup'ed numbers share it, and it is released when the last one closes.
- * Entries left behind by closes backstop cannot see are detected by the
- * socket's inode and reclaimed. O(1) per close, no allocation.
+ * Entries left behind by closes backstop cannot see are reclaimed when a
+ * key is full: a number no longer connected to a peer of its slot's key
+ * (getpeername) gives the slot back. O(1) per close, no allocation, no
+ * system call to hold a slot.
  *
  * The same table marks backstop's private descriptors (the log), which
  * the program can neither close nor dup2 over. See docs/fd-tracking.md. */

@@ -1,29 +1,28 @@
 /* The managed outbound connect (see outbound.h and docs/connect.md).
  *
- * One attempt on a blocking socket: the program's SO_SNDTIMEO is saved and
- * replaced by the attempt's bound, because Linux bounds a blocking connect
- * by SO_SNDTIMEO (ending it with EINPROGRESS for TCP, EAGAIN for a unix
- * socket whose listener's backlog is full); the saved value is put back
- * before connect returns. On a nonblocking socket under `nonblocking =
- * sync`: connect, then ppoll for POLLOUT within the bound, then SO_ERROR.
- * An attempt that timed out or failed while in flight is dissolved with
- * connect(AF_UNSPEC), so the same descriptor can try again. The program's
- * file status flags are never touched.
+ * A blocking TCP attempt is bounded by the watchdog (watchdog.h): its end
+ * goes into this thread's slot, in memory; only an attempt still in flight
+ * at its end costs system calls. Unix sockets (whose wait for a full
+ * backlog only a socket timeout or a signal ends), and attempts no watch
+ * could be had for, are bounded by SO_SNDTIMEO: the program's value is
+ * saved, replaced by the bound (Linux then ends the connect with
+ * EINPROGRESS for TCP, EAGAIN for unix) and put back before connect
+ * returns. Under `nonblocking = sync`: connect, ppoll for POLLOUT within
+ * the bound, SO_ERROR. An attempt that timed out or failed in flight is
+ * dissolved with connect(AF_UNSPEC), so the descriptor can try again. The
+ * program's file status flags are never touched.
  *
- * The first attempt is made here, before the retry loop, so that a
- * first-try success (the common case) costs no destination formatting, no
- * random numbers and no loop; when it fails, the loop starts by replaying
- * its result instead of connecting again.
- *
- * The success path costs three system calls (get, set and restore
- * SO_SNDTIMEO). The rest is asked only when it matters: the program's
- * O_NONBLOCK (F_GETFL) when the first attempt did not succeed at once, or
- * when a cap or io_timeout applies. A nonblocking socket ignores
- * SO_SNDTIMEO, so its first attempt is exactly the program's own connect,
- * and under `nonblocking = pass` its result is returned as it is. Likewise
- * only stream sockets are managed, and SO_TYPE is asked only when a cap or
- * io_timeout applies or the first attempt failed; a datagram connect that
- * fails is returned as it is. */
+ * The first attempt is made before any per-call state exists (see
+ * bs_outbound_connect): a first-try success costs no system call beyond
+ * the connect, no formatting, no random numbers and no loop; otherwise
+ * the loop starts by replaying its result. The rest is asked only when it
+ * matters: O_NONBLOCK (F_GETFL) when the first attempt did not succeed at
+ * once, at a full cap, or for io_timeout; SO_SNDTIMEO only where it is
+ * replaced; SO_TYPE when a cap or io_timeout applies or the first attempt
+ * failed (only stream sockets are managed; a datagram connect that fails
+ * is returned as it is). A nonblocking connect returns at once, so its
+ * first attempt is exactly the program's own connect, and under
+ * `nonblocking = pass` its result is returned as it is. */
 #include "preload/outbound.h"
 
 #include <errno.h>
@@ -39,7 +38,9 @@
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
 #include "preload/outcap.h"
+#include "preload/passonce.h"
 #include "preload/real.h"
+#include "preload/watchdog.h"
 
 struct outbound {
 	struct bs_runtime *rt;
@@ -51,7 +52,10 @@ struct outbound {
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
+	bool timeout_known;           /* program_timeout has been read */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
+	int premade;                  /* the first attempt's result, when made before
+				       * this state existed (bs_outbound_connect); -1: not */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
 	bs_ns clock;                  /* the latest clock reading (see now_io) */
@@ -76,6 +80,19 @@ static bool nonblocking(struct outbound *o)
 		o->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
 	}
 	return o->nonblocking;
+}
+
+/* The program's SO_SNDTIMEO, read once where it is replaced; false: not
+ * a socket. */
+static bool program_timeout(struct outbound *o)
+{
+	if (!o->timeout_known) {
+		socklen_t tl = sizeof o->program_timeout;
+		if (getsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout, &tl) != 0)
+			return false;
+		o->timeout_known = true;
+	}
+	return true;
 }
 
 static const char *dest_of(struct outbound *o)
@@ -105,14 +122,19 @@ static struct timeval ns_timeval(bs_ns ns)
 
 /* ---- one attempt --------------------------------------------------------- */
 
-/* Dissolve an attempt still in flight (TCP: sends RST, back to CLOSED). A
- * unix socket never stays half-connected. */
+/* Dissolve a TCP attempt still in flight: sends RST, back to CLOSED. */
+static void dissolve(int fd)
+{
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	BS_REAL(connect)(fd, &unspec, sizeof unspec);
+}
+
+/* Dissolve an attempt still in flight. A unix socket never stays
+ * half-connected. */
 static void abort_attempt(const struct outbound *o)
 {
-	if (o->sa->sa_family == AF_UNIX)
-		return;
-	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
+	if (o->sa->sa_family != AF_UNIX)
+		dissolve(o->fd);
 }
 
 /* Signals the thread's own faults raise: they never interrupt a blocked
@@ -152,11 +174,11 @@ static bool handlers_restart(void)
  * handler; a plain blocking connect would have been restarted, so it is
  * resumed (calling connect again waits for the one in flight, and says
  * EALREADY if the bound runs out) unless the program set its own timeout.
- * Inlined into both callers: on a first-try success its call and frame
- * were a tenth of what the managed connect adds. */
-static inline __attribute__((always_inline)) int
-connect_bounded(struct outbound *o, bs_ns bound)
+ * Not a socket: connect itself says so. */
+static int connect_bounded(struct outbound *o, bs_ns bound)
 {
+	if (!program_timeout(o))
+		return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
 	bs_ns now = o->clock; /* what the bound was computed from: no clock read */
@@ -176,6 +198,44 @@ connect_bounded(struct outbound *o, bs_ns bound)
 			return err;
 		resumed = true;
 	}
+}
+
+/* A watched attempt the watchdog aborted: put the program's send timeout
+ * back and dissolve what is left; the connect's own result (ECONNRESET,
+ * or a success that came too late) no longer counts. The socket carried
+ * the watchdog's short timeout meanwhile, so EINTR is decided as for a
+ * socket timeout (connect_bounded). */
+static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct timeval *own)
+{
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
+	dissolve(fd);
+	bool interrupted = err == EINTR && (timeval_ns(*own) != 0 || !handlers_restart());
+	return interrupted ? EINTR : ETIMEDOUT;
+}
+
+/* A watched connect on fd returned err (0 or the errno): its outcome. */
+static inline __attribute__((always_inline)) int
+watched_outcome(int fd, int err, struct bs_watch *w)
+{
+	struct timeval own;
+	if (__builtin_expect(!bs_watch_end(w, &own), 1))
+		return err;
+	return aborted(fd, err, &own);
+}
+
+/* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
+ * EINPROGRESS (EAGAIN, unix) when the socket timeout ended it, ETIMEDOUT
+ * (dissolved) when the watchdog did. Watched, the program's SO_SNDTIMEO
+ * still bounds it too, and the kernel restarts it after an SA_RESTART
+ * handler as it would a plain connect. */
+static int connect_attempt(struct outbound *o, bs_ns bound)
+{
+	struct bs_watch *w;
+	if (o->sa->sa_family == AF_UNIX ||
+	    (w = bs_watch_begin(o->fd, o->clock, o->clock + bound)) == NULL)
+		return connect_bounded(o, bound);
+	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+	return watched_outcome(o->fd, err, w);
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
@@ -218,7 +278,7 @@ static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
  * the top of this file). */
 static int attempt_first(struct outbound *o, bs_ns bound)
 {
-	int err = connect_bounded(o, bound);
+	int err = o->premade >= 0 ? o->premade : connect_attempt(o, bound);
 	if (err == 0)
 		return 0;
 	if (!nonblocking(o))
@@ -238,7 +298,7 @@ static int attempt_io(void *ctx, bs_ns bound)
 		return o->first_err;
 	}
 	return nonblocking(o) ? attempt_nonblocking(o, bound)
-			      : blocking_outcome(o, connect_bounded(o, bound));
+			      : blocking_outcome(o, connect_attempt(o, bound));
 }
 
 /* The backoff pause: a read from a timerfd, because a blocking read is
@@ -276,6 +336,12 @@ static bs_ns now_io(void *ctx)
 
 /* ---- cap slot ------------------------------------------------------------ */
 
+/* A cap wait is allowed on a blocking socket only (asked at a full cap). */
+static bool may_wait(void *ctx)
+{
+	return !nonblocking(ctx);
+}
+
 static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 			bool *waited)
 {
@@ -283,7 +349,7 @@ static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
-	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, !nonblocking(o),
+	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, may_wait, o,
 				 deadline_at, slot, waited);
 }
 
@@ -300,36 +366,9 @@ static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
 
 /* ---- nonblocking = pass -------------------------------------------------- */
 
-#define PASS_SEEN_MAX 256
-/* Hashes of destinations already reported by connect.pass. Lock-free;
- * once full, further destinations are no longer reported. */
-static _Atomic uint64_t pass_seen[PASS_SEEN_MAX];
-
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h != 0 ? h : 1; /* 0 marks a free entry */
-}
-
-static bool first_pass_to(const char *dest)
-{
-	uint64_t h = fnv1a(dest);
-	for (unsigned i = 0; i < PASS_SEEN_MAX; i++) {
-		_Atomic uint64_t *e = &pass_seen[(h + i) % PASS_SEEN_MAX];
-		uint64_t seen = atomic_load_explicit(e, memory_order_relaxed);
-		if (seen == 0 && atomic_compare_exchange_strong(e, &seen, h))
-			return true;
-		if (seen == h)
-			return false;
-	}
-	return false;
-}
-
 static void note_pass(struct outbound *o)
 {
-	if (!first_pass_to(dest_of(o)))
+	if (!bs_first_pass_to(dest_of(o)))
 		return;
 	struct bs_logline line;
 	bs_line_begin(&line, &o->rt->log, "connect.pass");
@@ -390,15 +429,12 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	return err;
 }
 
-int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
-			socklen_t len)
+/* All but bs_outbound_connect's fast path; premade: the first result, or -1. */
+static __attribute__((noinline)) int
+connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+	     const struct sockaddr *sa, socklen_t len, bs_ns start, int entry_errno,
+	     int premade)
 {
-	const int entry_errno = errno;
-	const bs_ns start = bs_now();
-	const struct bs_rule *rule = bs_policy_match(rt->policy, sa, len);
-	if (rule == NULL || rule->passthrough)
-		return BS_REAL(connect)(fd, sa, len);
-
 	struct outbound o; /* field by field: dest is large and needs no zeroing */
 	o.rt = rt;
 	o.rule = rule;
@@ -409,12 +445,11 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.stream = -1;
 	o.passed = false;
 	o.timeout_replaced = false;
+	o.timeout_known = false;
+	o.premade = premade;
 	o.replay = false;
 	o.dest[0] = '\0';
 
-	socklen_t tl = sizeof o.program_timeout;
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
-		return BS_REAL(connect)(fd, sa, len); /* not a socket: libc says so */
 	int err = connect_managed(&o, start);
 	if (o.timeout_replaced)
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
@@ -424,4 +459,42 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);
 	errno = err != 0 ? err : entry_errno;
 	return err != 0 ? -1 : 0;
+}
+
+/* The first attempt's end, as connect_managed computes it without a cap
+ * wait. No overflow: durations are at most 1000h (policy/values.c). */
+static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
+{
+	bs_ns bound = rule->deadline;
+	if (rule->attempt_timeout != 0)
+		bound = min_ns(bound, rule->attempt_timeout);
+	return start + bound;
+}
+
+int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
+			socklen_t len)
+{
+	const int entry_errno = errno;
+	const bs_ns start = bs_now();
+	const struct bs_rule *rule = bs_policy_match_managed(rt->policy, sa, len);
+	if (rule == NULL || rule->passthrough)
+		return BS_REAL(connect)(fd, sa, len);
+
+	/* The common case, with no per-call state: a watched TCP connect with
+	 * no cap or io_timeout that succeeds (errno untouched: nothing here
+	 * writes it). Anything else goes on from its result. */
+	int premade = -1;
+	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
+			     sa->sa_family != AF_UNIX, 1)) {
+		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
+		if (w != NULL) {
+			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
+			premade = watched_outcome(fd, err, w);
+			if (__builtin_expect(premade == 0, 1)) {
+				bs_sleep_note_connect(0);
+				return 0;
+			}
+		}
+	}
+	return connect_slow(rt, rule, fd, sa, len, start, entry_errno, premade);
 }

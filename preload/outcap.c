@@ -34,7 +34,8 @@ static bs_ns wait_until(const struct bs_rule *rule, bs_ns deadline_at)
 }
 
 static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		   const struct sockaddr *sa, socklen_t len, bool may_wait, bs_ns deadline_at, uint32_t *slot, bool *waited)
+		   const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
+		   void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
 {
 	struct bs_cap_request req = {
 		.limit = rule->max_conns,
@@ -49,7 +50,7 @@ static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		*slot = out.slot;
 		return 0;
 	}
-	if (rule->on_cap == BS_ONCAP_FAIL || !may_wait) {
+	if (rule->on_cap == BS_ONCAP_FAIL || !may_wait(ctx)) {
 		log_cap(rt, "cap.reject", rule, sa, len, out.in_use, 0);
 		return EAGAIN;
 	}
@@ -72,8 +73,8 @@ static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 }
 
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		      const struct sockaddr *sa, socklen_t len, bool may_wait,
-		      bs_ns deadline_at, uint32_t *slot, bool *waited)
+		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
+		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
 {
 	*slot = BS_CAP_NONE;
 	*waited = false;
@@ -82,7 +83,7 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		return 0;
 	int saved = errno;
 	bs_fdtrack_init();
-	int err = acquire(rt, rule, sa, len, may_wait, deadline_at, slot, waited);
+	int err = acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited);
 	errno = saved;
 	return err;
 }

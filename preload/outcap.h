@@ -4,7 +4,7 @@
  * Usage by the connect path:
  *
  *	uint32_t slot; bool waited;
- *	int err = bs_outcap_acquire(rt, rule, sa, len, may_wait,
+ *	int err = bs_outcap_acquire(rt, rule, sa, len, may_wait, ctx,
  *				    deadline_at, &slot, &waited);
  *	if (err) { errno = err; return -1; }      // EAGAIN or ETIMEDOUT
  *	... connect (with retries) ...
@@ -15,7 +15,9 @@
  *
  * Semantics: rule->max_conns == 0, or dest in rule->exempt: no cap (slot
  * is BS_CAP_NONE, commit/abandon are then no-ops). At the cap with
- * on_cap = fail, or when the caller may not wait (a nonblocking socket):
+ * on_cap = fail, or when the caller may not wait (may_wait(ctx) false: a
+ * nonblocking socket; asked only at the cap, so a slot taken at once
+ * costs no fcntl):
  * logs cap.reject, returns EAGAIN. With on_cap = wait: logs cap.wait,
  * queues FIFO until a slot frees, cap_wait passes or deadline_at passes
  * (whichever is first); then cap.acquired (returns 0, *waited = true) or
@@ -39,8 +41,8 @@
  * the program's connect must fail with (no slot is then held).
  * deadline_at is the absolute CLOCK_MONOTONIC deadline of the whole call. */
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		      const struct sockaddr *sa, socklen_t len, bool may_wait,
-		      bs_ns deadline_at, uint32_t *slot, bool *waited);
+		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
+		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited);
 
 /* The connect went ahead on fd: the socket holds the slot until its last
  * descriptor is closed. */

@@ -27,7 +27,7 @@ extern char **environ;
 
 static struct bs_runtime state;
 /* &state once initialised; the only thing a wrapper's fast path loads. */
-static struct bs_runtime *_Atomic ready;
+struct bs_runtime *_Atomic bs_runtime_ready;
 static atomic_int init_started;
 
 /* ---- per-thread random state ------------------------------------------ */
@@ -66,13 +66,6 @@ struct bs_rng *bs_thread_rng(void)
 		thread_rng.generation = gen;
 	}
 	return &thread_rng.rng;
-}
-
-bs_ns bs_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (bs_ns)ts.tv_sec * BS_SEC + (bs_ns)ts.tv_nsec;
 }
 
 /* ---- fork -------------------------------------------------------------- */
@@ -178,28 +171,20 @@ static void initialise(void)
 	pthread_atfork(before_fork, NULL, in_child);
 	if (state.policy->n_wraps > 1)
 		bs_wrap_install(&state);
-	atomic_store_explicit(&ready, &state, memory_order_release);
+	atomic_store_explicit(&bs_runtime_ready, &state, memory_order_release);
 }
 
 /* Runs initialise() exactly once; every other caller, including one
  * nested inside initialise() itself, gets NULL and passes through. */
-static struct bs_runtime *initialise_once(void)
+struct bs_runtime *bs_runtime_initialise(void)
 {
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&init_started, &expected, 1))
-		return atomic_load_explicit(&ready, memory_order_acquire);
+		return atomic_load_explicit(&bs_runtime_ready, memory_order_acquire);
 	int saved = errno;
 	initialise();
 	errno = saved;
 	return &state;
-}
-
-struct bs_runtime *bs_runtime(void)
-{
-	struct bs_runtime *rt = atomic_load_explicit(&ready, memory_order_acquire);
-	if (__builtin_expect(rt != NULL, 1))
-		return rt;
-	return initialise_once();
 }
 
 __attribute__((constructor)) static void backstop_init(void)

@@ -4,6 +4,7 @@
 #ifndef BS_RUNTIME_H
 #define BS_RUNTIME_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -11,6 +12,7 @@
 #include "engine/log.h"
 #include "policy/policy.h"
 #include "engine/rng.h"
+#include "engine/sleepadj.h"
 
 struct bs_runtime {
 	struct bs_policy *policy;
@@ -19,15 +21,29 @@ struct bs_runtime {
 };
 
 /* The runtime, or NULL while it is being initialised (a wrapper called
- * from inside initialisation must pass straight through). */
-struct bs_runtime *bs_runtime(void);
+ * from inside initialisation must pass straight through). Inline: every
+ * wrapper's first step. */
+extern struct bs_runtime *_Atomic bs_runtime_ready;
+struct bs_runtime *bs_runtime_initialise(void);
+static inline struct bs_runtime *bs_runtime(void)
+{
+	struct bs_runtime *rt = atomic_load_explicit(&bs_runtime_ready, memory_order_acquire);
+	if (__builtin_expect(rt != NULL, 1))
+		return rt;
+	return bs_runtime_initialise();
+}
 
 /* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
  * thread ordinal when a seed is set, else from the kernel). */
 struct bs_rng *bs_thread_rng(void);
 
 /* CLOCK_MONOTONIC in ns. */
-bs_ns bs_now(void);
+static inline bs_ns bs_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (bs_ns)ts.tv_sec * BS_SEC + (bs_ns)ts.tv_nsec;
+}
 
 /* A duration as the timespec the sleep and poll calls take. */
 static inline struct timespec bs_timespec(bs_ns ns)
@@ -43,8 +59,16 @@ int bs_pause_io(void *ctx, bs_ns delay);
 
 /* How this thread's latest managed connect ended (0 or the errno the
  * program saw), so that a sleep right after a failure is known as a retry
- * sleep. Called by the connect wrapper; implemented in preload/sleep.c. */
-void bs_sleep_note_connect(int err);
+ * sleep. Called by the connect wrapper; implemented in preload/sleep.c. A
+ * success after a success changes nothing and costs no call. */
+extern __thread struct bs_sleep_state bs_thread_sleep __attribute__((tls_model("initial-exec")));
+void bs_sleep_note_outcome(int err);
+static inline void bs_sleep_note_connect(int err)
+{
+	/* last_fail_at is set with every failure and cleared with the streak. */
+	if (err != 0 || bs_thread_sleep.last_fail_at != 0)
+		bs_sleep_note_outcome(err);
+}
 
 /* Put io_timeout on a connected or accepted blocking socket
  * (SO_RCVTIMEO/SO_SNDTIMEO, TCP_USER_TIMEOUT for TCP), unless the program

@@ -14,14 +14,14 @@
 #include "preload/real.h"
 #include "preload/runtime.h"
 
-static __thread struct bs_sleep_state tls_sleep
-	__attribute__((tls_model("initial-exec")));
+__thread struct bs_sleep_state bs_thread_sleep __attribute__((tls_model("initial-exec")));
+#define tls_sleep bs_thread_sleep
 
-/* Only a failure is dated: a success (the fast path) just resets the
- * streak and needs no clock. The caller's own last reading is from before
- * its last attempt, which may have lasted up to attempt_timeout, so a
- * failure reads the clock afresh. */
-void bs_sleep_note_connect(int err)
+/* Only a failure is dated: a success just resets the streak and needs no
+ * clock. The caller's own last reading is from before its last attempt,
+ * which may have lasted up to attempt_timeout, so a failure reads the
+ * clock afresh. */
+void bs_sleep_note_outcome(int err)
 {
 	bs_sleep_state_note(&tls_sleep, err, err != 0 ? bs_now() : 0);
 }

@@ -16,6 +16,14 @@ allocs_per_cycle() { # POLICY
 		"$BIN/bench_loop" --cycles "$BENCH_CYCLES" --allocs | awk '{ print $2 }'
 }
 
+# System calls of one bench_loop run, every thread included (strace -f -c).
+syscalls() { # CYCLES ENV...
+	local n=$1
+	shift
+	in_netns env "$@" strace -f -c -o "$OUT/strace.out" "$BIN/bench_loop" --cycles "$n" --warmup 0 >/dev/null
+	awk '$NF == "total" { print $4 }' "$OUT/strace.out"
+}
+
 rss_kb() { # ENV...
 	local i
 	for i in 1 2 3; do
@@ -46,6 +54,20 @@ overhead_section() {
 	for v in "${variants[@]}"; do
 		c=($(cg_per_call "$v" "$BENCH_CG_CYCLES" 0 $(preload_env "${file[$v]}")))
 		row "$v" "${c[@]}" $((c[0] - base[0])) $((c[1] - base[1])) $((c[2] - base[2])) $((c[3] - base[3]))
+	done
+
+	section "1d. Fast-path overhead, system calls (strace)" \
+		"System calls per cycle added by backstop, counted with strace -f -c (every thread) over runs of $BENCH_SC_CYCLES and $((2 * BENCH_SC_CYCLES)) cycles of the loop of 1a, differenced so that start-up cancels out; \"whole run\" also counts start-up (the policy, the log, the watchdog's start) over the first run. Target: 0 (at most 0.05)."
+	header variant "plain calls/cycle" "added/cycle" "added/cycle, whole run"
+	local p1 p2 b1 b2
+	p1=$(syscalls "$BENCH_SC_CYCLES" LD_PRELOAD=)
+	p2=$(syscalls $((2 * BENCH_SC_CYCLES)) LD_PRELOAD=)
+	for v in "${variants[@]}"; do
+		b1=$(syscalls "$BENCH_SC_CYCLES" $(preload_env "${file[$v]}"))
+		b2=$(syscalls $((2 * BENCH_SC_CYCLES)) $(preload_env "${file[$v]}"))
+		row "$v" "$(ratio $((p2 - p1)) "$BENCH_SC_CYCLES")" \
+			"$(ratio $(((b2 - b1) - (p2 - p1))) "$BENCH_SC_CYCLES")" \
+			"$(ratio $((b1 - p1)) "$BENCH_SC_CYCLES")"
 	done
 
 	section "1c. Resident memory" \

@@ -28,13 +28,15 @@ def check(cond, what):
 def num(cell):
     return float(cell.split("/")[0].rstrip("%"))
 
-for sec, rows in (("1a.", 5), ("1b.", 6), ("1c.", 2), ("2.", 6), ("3.", 6), ("4a.", 3), ("4b.", 3)):
+for sec, rows in (("1a.", 5), ("1b.", 6), ("1d.", 5), ("1c.", 2), ("2.", 6), ("3.", 6), ("4a.", 3), ("4b.", 3)):
     check(len(tables.get(sec, [])) == rows, f"section {sec}: {rows} rows (header included) expected")
 for r in tables["1a."][1:]:
     check(all(num(c) > 0 for c in r[1:4]) and num(r[4]) >= 0, f"1a row {r}")
 for r in tables["1b."][1:]:
     check(all(num(c) > 0 for c in r[1:5]), f"1b row {r}")
 check(all(num(c) > 0 for c in tables["1c."][1][:2]), "1c: RSS")
+for r in tables["1d."][1:]:
+    check(num(r[1]) > 0 and all(num(c) == num(c) for c in r[2:4]), f"1d row {r}")
 for r in tables["2."]:
     if r[0][0].isdigit():
         check(all(num(c) > 0 for c in r[1:]), f"2 row {r}")

@@ -274,6 +274,45 @@ START_TEST(table_reuses_entries_of_departed_keys)
 }
 END_TEST
 
+struct racer {
+	struct bs_caps *caps;
+	struct bs_cap_request req;
+	enum bs_cap_status status;
+};
+
+static void *wait_for_it(void *arg)
+{
+	struct racer *r = arg;
+	struct bs_cap_outcome out;
+	r->status = bs_cap_acquire(r->caps, &r->req, &out);
+	if (r->status == BS_CAP_WAITED || r->status == BS_CAP_ACQUIRED)
+		bs_cap_release(r->caps, out.slot);
+	return NULL;
+}
+
+/* A release without waiters takes no lock (engine/caps.c): one racing a
+ * caller that is just queueing must still leave that caller a slot. A
+ * stranded waiter would sit out its 30 s deadline and time out. */
+START_TEST(a_lock_free_release_never_strands_a_new_waiter)
+{
+	struct bs_caps *caps = bs_caps_create(4);
+	for (int i = 0; i < 2000; i++) {
+		struct racer r = { .caps = caps,
+				   .req = request(1, 1, true, mono_now() + 30 * BS_SEC) };
+		uint32_t s = must_acquire(caps, &r.req);
+		pthread_t t;
+		ck_assert_int_eq(pthread_create(&t, NULL, wait_for_it, &r), 0);
+		for (int spin = 0; spin < i % 64; spin++)
+			sched_yield(); /* land the release anywhere in the waiter's path */
+		bs_cap_release(caps, s);
+		pthread_join(t, NULL);
+		ck_assert_int_ne(r.status, BS_CAP_TIMEOUT);
+		ck_assert_uint_eq(bs_cap_in_use(caps, s), 0);
+	}
+	bs_caps_destroy(caps);
+}
+END_TEST
+
 START_TEST(full_table_fails_open)
 {
 	struct bs_caps *caps = bs_caps_create(3);
@@ -389,6 +428,46 @@ static void waiter_start(struct waiter *w, struct bs_caps *caps,
 }
 
 #define FIFO_WAITERS 8
+
+struct churn {
+	struct bs_caps *caps;
+	atomic_bool stop;
+};
+
+/* Keys that come and go in a table of two, so that the hammered key's
+ * cell is evicted whenever it is idle, under its lock-free acquirers. */
+static void *churn_thread(void *arg)
+{
+	struct churn *c = arg;
+	for (uint32_t k = 1000; !atomic_load(&c->stop); k++) {
+		struct bs_cap_request req = request(k, 1, false, 0);
+		struct bs_cap_outcome out;
+		if (bs_cap_acquire(c->caps, &req, &out) == BS_CAP_ACQUIRED)
+			bs_cap_release(c->caps, out.slot);
+	}
+	return NULL;
+}
+
+START_TEST(limit_holds_while_other_keys_evict_its_cell)
+{
+	struct hammer h = { .caps = bs_caps_create(2) };
+	struct churn c = { .caps = h.caps };
+	pthread_t t[10], churner;
+	ck_assert_int_eq(pthread_create(&churner, NULL, churn_thread, &c), 0);
+	for (int i = 0; i < 10; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hammer_thread, &h), 0);
+	for (int i = 0; i < 10; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&c.stop, true);
+	pthread_join(churner, NULL);
+	ck_assert_uint_le(atomic_load(&h.max_inside), HAMMER_LIMIT);
+	ck_assert_uint_eq(atomic_load(&h.served), 10 * HAMMER_ROUNDS);
+	struct bs_cap_request req = request(7, HAMMER_LIMIT, false, 0);
+	uint32_t s = must_acquire(h.caps, &req);
+	ck_assert_uint_eq(bs_cap_in_use(h.caps, s), 1); /* nothing leaked */
+	bs_caps_destroy(h.caps);
+}
+END_TEST
 
 START_TEST(waiters_are_served_in_arrival_order)
 {
@@ -628,11 +707,13 @@ BS_SUITE(caps_suite)
 	tcase_add_test(tc, reclaim_frees_a_stale_slot_before_refusing);
 	tcase_add_test(tc, table_reuses_entries_of_departed_keys);
 	tcase_add_test(tc, full_table_fails_open);
+	tcase_add_test(tc, a_lock_free_release_never_strands_a_new_waiter);
 	tcase_add_test(tc, double_release_changes_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("threads");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, limit_holds_under_fifty_threads);
+	tcase_add_test(tc, limit_holds_while_other_keys_evict_its_cell);
 	tcase_add_test(tc, waiters_are_served_in_arrival_order);
 	tcase_add_test(tc, an_expired_waiter_is_never_served);
 	tcase_add_test(tc, a_storm_of_expired_waiters_does_not_stall_a_live_one);

@@ -18,10 +18,13 @@
  * for preload/runtime.c: a cap table, the log off. */
 static struct bs_runtime runtime = { .log = { .fd = -1 } };
 
-struct bs_runtime *bs_runtime(void)
+struct bs_runtime *_Atomic bs_runtime_ready;
+
+struct bs_runtime *bs_runtime_initialise(void)
 {
 	if (runtime.caps == NULL)
 		runtime.caps = bs_caps_create(16);
+	atomic_store(&bs_runtime_ready, &runtime);
 	return &runtime;
 }
 

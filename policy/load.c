@@ -106,9 +106,10 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 			p->any_caps = true;
 	}
 	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
+	    check_backoff(p, BS_SC_DNS, 0, &p->dns.backoff, err) != 0 ||
 	    check_unique_names(p, err) != 0)
 		return -1;
-	return bs_matcher_build(p, err);
+	return bs_matcher_build(p, err) != 0 ? -1 : bs_name_matcher_build(p, err);
 }
 
 int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
@@ -169,6 +170,7 @@ void bs_policy_free(struct bs_policy *p)
 	free(p->global.log_path);
 	free(p->source);
 	bs_matcher_free(p->matcher);
+	bs_name_matcher_free(p->names);
 	if (p->origins) {
 		free(p->origins->file);
 		free(p->origins->rule_keys);

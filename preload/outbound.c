@@ -274,6 +274,11 @@ static bs_ns now_io(void *ctx)
 	return o->clock = bs_now();
 }
 
+int bs_outbound_pause(bs_ns delay)
+{
+	return pause_io(NULL, delay);
+}
+
 /* ---- cap slot ------------------------------------------------------------ */
 
 static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,

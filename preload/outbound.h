@@ -23,4 +23,9 @@ static inline bool bs_outbound_family(const struct sockaddr *sa, socklen_t len)
 int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
 			socklen_t len);
 
+/* The backoff pause of the connect retries, for the other blocking retry
+ * loops (name lookups): 0, or EINTR when a handler installed without
+ * SA_RESTART ran (a restarting one lets the pause go on). */
+int bs_outbound_pause(bs_ns delay);
+
 #endif

@@ -40,13 +40,15 @@
 #include "engine/connect_retry.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
+#include "preload/resolved.h"
 
 struct outbound {
 	struct bs_runtime *rt;
 	const struct bs_rule *rule;
 	int fd;
-	const struct sockaddr *sa;
+	const struct sockaddr *sa;    /* this attempt's: failover may change it */
 	socklen_t len;
+	struct bs_resolved *resolved; /* the name sa came from, its other addresses */
 	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
@@ -230,6 +232,14 @@ static int attempt_first(struct outbound *o, bs_ns bound)
 	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
 }
 
+/* failover = next: a retry goes to the name's next address (resolved.h). */
+static void next_address(struct outbound *o)
+{
+	if (o->rule->failover == BS_FAILOVER_NEXT &&
+	    bs_resolved_next(o->resolved, o->fd, &o->sa, &o->len))
+		bs_dest_format(o->dest, sizeof o->dest, o->sa, o->len);
+}
+
 static int attempt_io(void *ctx, bs_ns bound)
 {
 	struct outbound *o = ctx;
@@ -237,6 +247,7 @@ static int attempt_io(void *ctx, bs_ns bound)
 		o->replay = false;
 		return o->first_err;
 	}
+	next_address(o);
 	return nonblocking(o) ? attempt_nonblocking(o, bound)
 			      : blocking_outcome(o, connect_bounded(o, bound));
 }
@@ -340,6 +351,8 @@ static void note_pass(struct outbound *o)
 	bs_line_begin(&line, &o->rt->log, "connect.pass");
 	bs_line_int(&line, "fd", o->fd);
 	bs_line_str(&line, "dest", o->dest);
+	if (bs_resolved_name(o->resolved) != NULL)
+		bs_line_str(&line, "name", bs_resolved_name(o->resolved));
 	bs_line_str(&line, "rule", o->rule->name);
 	bs_line_str(&line, "reason", "nonblocking");
 	bs_line_emit(&line, &o->rt->log);
@@ -355,6 +368,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.log = &o->rt->log,
 		.fd = o->fd,
 		.dest = dest_of(o),
+		.name = bs_resolved_name(o->resolved),
 		.start = start,
 		.waited = waited,
 	};
@@ -400,7 +414,8 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 {
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
-	const struct bs_rule *rule = bs_policy_match(rt->policy, sa, len);
+	struct bs_resolved resolved;
+	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
 
@@ -410,6 +425,7 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.fd = fd;
 	o.sa = sa;
 	o.len = len;
+	o.resolved = &resolved;
 	o.nonblocking = -1;
 	o.stream = -1;
 	o.passed = false;

@@ -17,7 +17,7 @@
 #include "policy/load_internal.h"
 
 #define NAME_LEN_MAX 253
-#define NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-_.*?[]!^"
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyz0123456789-_."
 #define NAME_HELP "use e.g. db.internal, db.internal:5432, *.internal:5432"
 
 bool bs_is_name_pattern(const char *tok)
@@ -30,6 +30,26 @@ bool bs_is_name_pattern(const char *tok)
 		if (isalpha((unsigned char)tok[i]) || strchr("*?[", tok[i]))
 			return true;
 	return false;
+}
+
+/* Name characters, and the globs * ? and [set] ([!set], [^set]), every
+ * set closed. */
+static bool valid_chars(const char *name, size_t len)
+{
+	bool in_set = false;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		bool set_start = in_set && name[i - 1] == '[';
+		if (c != '\0' && strchr(NAME_CHARS, c))
+			continue;
+		if (!in_set && strchr("*?[", c))
+			in_set = c == '[';
+		else if (in_set && c == ']' && !set_start)
+			in_set = false;
+		else if (!(set_start && (c == '!' || c == '^')))
+			return false;
+	}
+	return !in_set;
 }
 
 int bs_parse_name_pattern(const char *tok, struct bs_pattern *p, char *why,
@@ -45,15 +65,14 @@ int bs_parse_name_pattern(const char *tok, struct bs_pattern *p, char *why,
 			 q, NAME_LEN_MAX, NAME_HELP);
 		return -1;
 	}
-	for (size_t i = 0; i < len; i++) {
+	for (size_t i = 0; i < len; i++)
 		name[i] = (char)tolower((unsigned char)tok[i]);
-		if (name[i] == '\0' || !strchr(NAME_CHARS, name[i])) {
-			snprintf(why, cap, "bad host name pattern '%s' (letters, digits, '-', '_', "
-				 "'.' and the globs * ? [set]; %s)", q, NAME_HELP);
-			return -1;
-		}
-	}
 	name[len] = '\0';
+	if (!valid_chars(name, len)) {
+		snprintf(why, cap, "bad host name pattern '%s' (letters, digits, '-', '_', "
+			 "'.' and the globs * ? [set]; %s)", q, NAME_HELP);
+		return -1;
+	}
 	if (name[0] == '.' || strstr(name, "..")) {
 		snprintf(why, cap, "bad host name pattern '%s' (an empty label; %s)", q, NAME_HELP);
 		return -1;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "policy/load_internal.h"
 
@@ -60,6 +61,12 @@ int bs_parse_name_pattern(const char *tok, struct bs_pattern *p, char *why,
 	size_t len = colon ? (size_t)(colon - tok) : strlen(tok);
 	memset(p, 0, sizeof *p);
 	bs_quote(q, sizeof q, tok);
+	if (strncasecmp(tok, "unix:", 5) == 0) {
+		/* "unix:N" prints as a unix socket pattern: never a name. */
+		snprintf(why, cap, "bad pattern '%s' (a unix socket is unix:/path in lower case; "
+			 "a host named unix cannot take a port)", q);
+		return -1;
+	}
 	if (len == 0 || len > NAME_LEN_MAX) {
 		snprintf(why, cap, "bad host name pattern '%s' (1 to %d characters; %s)",
 			 q, NAME_LEN_MAX, NAME_HELP);

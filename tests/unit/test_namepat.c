@@ -69,7 +69,7 @@ START_TEST(name_patterns_parse_and_print)
 	}
 	static const char *const bad[] = {"db..internal", ".db", "db.internal:0", "db.internal:70000",
 					  "db.internal:x", "db internal\x01", "d%b.x", "db.internal:5432:1",
-					  "garbage!", "node[12.test", "node]1", "a^b"};
+					  "garbage!", "node[12.test", "node]1", "a^b", "unIx:26"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct bs_pattern pt;
 		ck_assert_msg(bs_parse_pattern(bad[i], &pt, why, sizeof why) != 0, "%s accepted", bad[i]);

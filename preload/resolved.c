@@ -24,23 +24,14 @@ static void look_up(struct bs_resolved *r)
 			r->at = i;
 }
 
-const struct bs_rule *bs_resolved_rule(const struct bs_policy *p,
-				       const struct sockaddr *sa, socklen_t len,
-				       struct bs_resolved *r)
+const struct bs_rule *bs_resolved_rule_by_name(const struct bs_policy *p,
+					       const struct sockaddr *sa, socklen_t len,
+					       struct bs_resolved *r)
 {
-	r->orig = sa;
-	r->orig_len = len;
-	r->state = -1;
-	r->dual_stack = -1;
-	r->at = r->step = 0;
-	if (p->names != NULL && sa->sa_family != AF_UNIX) {
-		const char *name = bs_resolved_name(r);
-		const struct bs_rule *rule =
-			name != NULL ? bs_policy_match_name(p, name, ntohs(port_of(sa))) : NULL;
-		if (rule != NULL)
-			return rule;
-	}
-	return bs_policy_match(p, sa, len);
+	const char *name = bs_resolved_name(r);
+	const struct bs_rule *rule =
+		name != NULL ? bs_policy_match_name(p, name, ntohs(port_of(sa))) : NULL;
+	return rule != NULL ? rule : bs_policy_match(p, sa, len);
 }
 
 const char *bs_resolved_name(struct bs_resolved *r)

@@ -5,7 +5,8 @@
 #     "internal"] match = *.internal:PORT apply to connects to the
 #     addresses those names resolved to (their attempts are used, their
 #     name is logged); the same address connected to without a lookup, or
-#     the name on another port, gets [connect];
+#     the name on another port, gets [connect]; the name's cap lines
+#     (cap.reject) name it too;
 #  2. localhost is ::1 and 127.0.0.1, with a server on 127.0.0.1 only:
 #     with failover = off python3's create_connection sits out every
 #     attempt on ::1; under the default (failover = next) backstop's
@@ -66,6 +67,24 @@ rule_run by-address.jsonl 127.0.0.2 "$PORT"
 assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4567","rule":"connect","attempt":6,' \
 	by-address.jsonl "the address without a lookup: [connect], no name"
 assert_no_grep '"name":' by-address.jsonl "no lookup, no name"
+
+# A cap on the name's rule: its cap.* lines name the name too.
+cat >cap.ini <<INI
+[dest "svc"]
+match = svc.test:4600
+max_conns = 1
+on_cap = fail
+INI
+in_ns cap.jsonl env BACKSTOP_POLICY="$BS_TMP/cap.ini" python3 -c 'import socket
+srv = socket.socket(); srv.bind(("127.0.0.2", 4600)); srv.listen(4)
+held = socket.create_connection(("svc.test", 4600))
+try:
+    socket.create_connection(("svc.test", 4600)); print("second connected")
+except OSError as e:
+    print("second failed")' >cap.out
+assert_eq "$(cat cap.out)" "second failed" "the cap of the name's rule"
+assert_grep '"event":"cap.reject","dest":"127.0.0.2:4600","name":"svc.test","rule":"svc","in_use":1,' \
+	cap.jsonl "cap.reject names the name"
 
 # 2. localhost, nothing listening: attempts on ::1.
 v6_attempts() { # LOG: connect.* lines on [::1]

@@ -287,7 +287,8 @@ static bs_ns now_io(void *ctx)
 
 int bs_outbound_pause(bs_ns delay)
 {
-	return pause_io(NULL, delay);
+	/* A zero it_value disarms a timerfd: its read would never return. */
+	return delay != 0 ? pause_io(NULL, delay) : 0;
 }
 
 /* ---- cap slot ------------------------------------------------------------ */

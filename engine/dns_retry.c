@@ -16,11 +16,15 @@ static void identify(struct bs_logline *line, const void *ctx)
 	bs_line_str(line, "call", c->call);
 }
 
+/* An EAI_* code by name; a positive value is the errno of an interrupted
+ * pause (EINTR). */
 static void failure(struct bs_logline *line, const void *ctx, int code)
 {
 	(void)ctx;
 	const char *name = bs_eai_name(code);
-	if (name != NULL)
+	if (code > 0)
+		bs_line_errno(line, "error", code);
+	else if (name != NULL)
 		bs_line_str(line, "error", name);
 	else
 		bs_line_int(line, "error", code);

@@ -8,7 +8,7 @@
 # gethostbyname (gethostbyname_r in a threaded perl) fail to resolve
 # without backstop and get through under the built-in default, with
 # dns.retry logged; [dns] mode = off and a spent attempts count give the
-# failure back.
+# failure back, and so does a signal whose handler does not restart.
 . "$BS_TOP/tests/integration/lib.sh"
 
 ns=$(netns_create dns)
@@ -19,7 +19,7 @@ printf 'hosts: files dns\n' >etc/nsswitch.conf
 
 names=()
 for n in getent python curl perl; do names+=("$n.test=127.0.0.1" "$n-plain.test=127.0.0.1"); done
-names+=(off.test=127.0.0.1 limit.test=127.0.0.1)
+names+=(off.test=127.0.0.1 limit.test=127.0.0.1 signal.test=127.0.0.1)
 ready=$(ready_fifo dns)
 ip netns exec "$ns" python3 "$BS_TOP/tests/helpers/dns_server.py" "$ready" "$BS_TMP/queries" 2 \
 	"${names[@]}" &
@@ -94,6 +94,32 @@ backstop limit.jsonl env BACKSTOP_DNS_ATTEMPTS=2 getent ahosts limit.test >limit
 assert_eq "$(count_lines '"event":"dns.retry","name":"limit.test"' limit.jsonl)" 1 "retries before the give-up"
 assert_grep '"event":"dns.giveup","name":"limit.test","call":"getaddrinfo","attempt":2,"error":"EAI_AGAIN","reason":"attempts"' \
 	limit.jsonl "give-up after two attempts"
+
+# A signal during the pause, its handler installed without SA_RESTART
+# (python's): the call ends at once with the last lookup's error, as the
+# program's own handler asked (the pause is long, and the signal is sent
+# once the retry before it is logged).
+mkfifo signal.pipe
+netns_etc_exec "$ns" "$BS_TMP/etc" env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG=fd:3 \
+	BACKSTOP_DNS_BASE=30s BACKSTOP_DNS_MAX_DELAY=30s BACKSTOP_DNS_JITTER=none \
+	BACKSTOP_DNS_DEADLINE=5m python3 -c 'import os, signal, socket, sys
+signal.signal(signal.SIGUSR1, lambda *a: None)
+print(os.getpid(), flush=True)
+try:
+    socket.getaddrinfo("signal.test", 80)
+    print("resolved")
+except socket.gaierror as e:
+    print("gaierror", e.errno)' 3>signal.pipe >signal.out 2>&1 &
+client=$!
+exec 5<signal.pipe
+"$BS_HELPERS/conn_logwait" signal.jsonl '"event":"dns.retry"' 1 <&5 || fail "no dns.retry before the signal"
+kill -USR1 "$(head -1 signal.out)"
+cat <&5 >>signal.jsonl
+exec 5<&-
+wait "$client" || fail "python failed: $(cat signal.out)"
+assert_eq "$(sed -n 2p signal.out)" "gaierror -3" "EAI_AGAIN after the interrupted pause"
+assert_grep '"event":"dns.giveup","name":"signal.test","call":"getaddrinfo","attempt":1,"error":"EINTR","reason":"interrupted"' \
+	signal.jsonl "give-up after the signal"
 
 # Each lookup was the real one: the server saw every query of it.
 assert_grep '^getent\.test 1 0$' queries "the A query answered at last"

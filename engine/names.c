@@ -4,8 +4,11 @@
  * by moving its sequence from even to odd (a slot another writer holds is
  * skipped), stores the words, and makes it even again; a reader copies the
  * words and keeps the copy only when the sequence was even and unchanged
- * around it. Every word is a relaxed atomic, so the races a seqlock is
- * built on are well defined (and clean under TSan).
+ * around it. Every word is an atomic, so the races a seqlock is built on
+ * are well defined; the words are stored with release and loaded with
+ * acquire instead of fences (Boehm's fence-free seqlock: a reader that saw
+ * a word of a new write then sees the odd sequence that preceded it), which
+ * is free on x86 and what TSan can check (it rejects atomic_thread_fence).
  *
  * The address index is open addressing over single atomic words, each a
  * 48-bit tag of the address's hash and the slot of the lookup that holds
@@ -120,8 +123,6 @@ static struct lookup *claim(uint32_t *seq)
 							    memory_order_relaxed,
 							    memory_order_relaxed)) {
 			*seq = cur + 1;
-			/* The odd sequence is visible before any word changes. */
-			atomic_thread_fence(memory_order_release);
 			return s;
 		}
 	}
@@ -167,18 +168,19 @@ void bs_names_remember(const char *name, const struct bs_ipaddr *addrs, size_t n
 		return;
 	uint64_t words[NAME_WORDS], v6 = 0;
 	memcpy(words, canon, sizeof words);
+	/* Release: a reader that sees any of these sees the odd sequence. */
 	for (size_t i = 0; i < NAME_WORDS; i++)
-		atomic_store_explicit(&s->name[i], words[i], memory_order_relaxed);
+		atomic_store_explicit(&s->name[i], words[i], memory_order_release);
 	for (size_t i = 0; i < count; i++) {
 		uint64_t w[2];
 		addr_words(&kept[i], w);
-		atomic_store_explicit(&s->addr[i][0], w[0], memory_order_relaxed);
-		atomic_store_explicit(&s->addr[i][1], w[1], memory_order_relaxed);
+		atomic_store_explicit(&s->addr[i][0], w[0], memory_order_release);
+		atomic_store_explicit(&s->addr[i][1], w[1], memory_order_release);
 		if (kept[i].family == AF_INET6)
 			v6 |= 1u << i;
 	}
-	atomic_store_explicit(&s->count, count, memory_order_relaxed);
-	atomic_store_explicit(&s->v6_mask, v6, memory_order_relaxed);
+	atomic_store_explicit(&s->count, count, memory_order_release);
+	atomic_store_explicit(&s->v6_mask, v6, memory_order_release);
 	atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
 
 	uint32_t slot = (uint32_t)(s - ring);
@@ -193,17 +195,17 @@ static bool read_slot(const struct lookup *s, struct snapshot *out)
 	uint32_t before = atomic_load_explicit(&s->seq, memory_order_acquire);
 	if (before & 1)
 		return false;
-	out->count = atomic_load_explicit(&s->count, memory_order_relaxed);
-	out->v6_mask = atomic_load_explicit(&s->v6_mask, memory_order_relaxed);
+	/* Acquire: the sequence is read again only after every word. */
+	out->count = atomic_load_explicit(&s->count, memory_order_acquire);
+	out->v6_mask = atomic_load_explicit(&s->v6_mask, memory_order_acquire);
 	if (out->count > BS_NAMES_ADDRS)
 		out->count = BS_NAMES_ADDRS;
 	for (size_t i = 0; i < NAME_WORDS; i++)
-		out->name[i] = atomic_load_explicit(&s->name[i], memory_order_relaxed);
+		out->name[i] = atomic_load_explicit(&s->name[i], memory_order_acquire);
 	for (size_t i = 0; i < out->count; i++) {
-		out->addr[i][0] = atomic_load_explicit(&s->addr[i][0], memory_order_relaxed);
-		out->addr[i][1] = atomic_load_explicit(&s->addr[i][1], memory_order_relaxed);
+		out->addr[i][0] = atomic_load_explicit(&s->addr[i][0], memory_order_acquire);
+		out->addr[i][1] = atomic_load_explicit(&s->addr[i][1], memory_order_acquire);
 	}
-	atomic_thread_fence(memory_order_acquire);
 	return before != 0 &&
 	       atomic_load_explicit(&s->seq, memory_order_relaxed) == before;
 }

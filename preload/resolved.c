@@ -14,6 +14,9 @@ static void look_up(struct bs_resolved *r)
 {
 	struct bs_ipaddr self;
 	r->state = 0;
+	r->dual_stack = -1;
+	r->went_v4 = false;
+	r->at = r->step = 0;
 	if (!bs_ipaddr_of(r->orig, r->orig_len, &self) ||
 	    !bs_names_find(&self, r->name, sizeof r->name, r->addrs, &r->n))
 		return;

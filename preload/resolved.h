@@ -42,11 +42,8 @@ static inline const struct bs_rule *bs_resolved_rule(const struct bs_policy *p,
 {
 	r->orig = sa;
 	r->orig_len = len;
-	r->state = -1;
-	r->dual_stack = -1;
-	r->went_v4 = false;
-	r->at = r->step = 0;
-	if (p->names == NULL || sa->sa_family == AF_UNIX)
+	r->state = -1; /* the rest is set by the first look at the table */
+	if (p->names == NULL)
 		return bs_policy_match(p, sa, len);
 	return bs_resolved_rule_by_name(p, sa, len, r);
 }

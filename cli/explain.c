@@ -1,5 +1,6 @@
-/* backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST|SYMBOL: which
- * rule matches DEST and why, or the declared wrapper of SYMBOL, and the
+/* backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST|NAME:PORT|SYMBOL:
+ * which rule matches DEST (an address, or a host name and port) and why, or
+ * the declared wrapper of SYMBOL, and the
  * retry schedule it gets, sampled from the real backoff code. */
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +21,8 @@ extern char **environ;
 static const char help[] =
 	"Usage: backstop explain [-p POLICY] [-n SAMPLES] [--seed N] DEST|SYMBOL\n"
 	"\n"
-	"Show which rule matches DEST (127.0.0.1:5432, [::1]:80, unix:/path) and\n"
+	"Show which rule matches DEST (127.0.0.1:5432, [::1]:80, unix:/path, or\n"
+	"NAME:PORT for a connect to an address the program resolved from NAME) and\n"
 	"why, its connect settings, whether DEST is exempt from max_conns, and\n"
 	"the retry schedule: for each attempt the delay before it (min, median\n"
 	"and max over SAMPLES runs of the real backoff code with a fixed seed),\n"
@@ -70,6 +72,40 @@ static void print_reason(const struct bs_rule *rule, const struct sockaddr *sa,
 	printf(" in [dest \"%s\"] match\n", rule->name);
 }
 
+/* A host name target: the name rule, or what applies without one. */
+static const struct bs_rule *name_rule(const struct bs_policy *policy,
+				       const struct bs_pattern *target)
+{
+	const struct bs_rule *rule = bs_policy_match_name(policy, target->glob, target->port);
+	if (rule == NULL) {
+		printf("rule         connect (no [dest] rule matches the name; a rule for the "
+		       "address it resolves to still would: explain ADDRESS:%u)\n", target->port);
+		return &policy->rules[0];
+	}
+	printf("rule         %s, matched by name in [dest \"%s\"] match:", rule->name, rule->name);
+	for (size_t i = 0; i < rule->n_match; i++) {
+		char pat[300];
+		if (rule->match[i].family != BS_PATTERN_NAME)
+			continue;
+		bs_format_pattern(pat, sizeof pat, &rule->match[i]);
+		printf(" %s", pat);
+	}
+	printf("\n");
+	return rule;
+}
+
+/* NAME:PORT with a plain name (no glob) and a port. */
+static bool parse_name_target(const char *text, struct bs_pattern *out)
+{
+	char why[BS_WHY_MAX];
+	if (!bs_is_name_pattern(text) || bs_parse_name_pattern(text, out, why, sizeof why) != 0)
+		return false;
+	if (out->port != 0 && !strpbrk(out->glob, "*?["))
+		return true;
+	free(out->glob);
+	return false;
+}
+
 static void print_caps(const struct bs_rule *rule, const struct sockaddr *sa,
 		       socklen_t len)
 {
@@ -103,9 +139,10 @@ static void print_settings(const struct bs_rule *rule)
 	printf("settings     attempts = %" PRIu32 ", base = %s, factor = %g, "
 	       "max_delay = %s, jitter = %s\n",
 	       rule->attempts, base, rule->backoff.factor, maxd, jit);
-	printf("             attempt_timeout = %s, deadline = %s, nonblocking = %s\n",
+	printf("             attempt_timeout = %s, deadline = %s, nonblocking = %s, failover = %s\n",
 	       rule->attempt_timeout ? at : "0 (bounded by the deadline only)", dl,
-	       rule->nonblocking == BS_NB_SYNC ? "sync" : "pass");
+	       rule->nonblocking == BS_NB_SYNC ? "sync" : "pass",
+	       rule->failover == BS_FAILOVER_NEXT ? "next" : "off");
 	printf("             retry_on =");
 	for (int e = 1; e < BS_ERRNO_MAX; e++)
 		if (bs_errset_has(&rule->retry_on, e)) {
@@ -178,42 +215,47 @@ int cli_explain(int argc, char **argv)
 	}
 	if (optind >= argc)
 		return cli_usage_error("explain", "missing DEST (like 127.0.0.1:5432, "
-						  "[::1]:80 or unix:/run/app.sock) or SYMBOL");
+						  "[::1]:80, unix:/run/app.sock or db.internal:5432) or SYMBOL");
 	if (argc - optind > 1)
 		return cli_usage_error("explain", "too many arguments (one DEST or SYMBOL)");
 	const char *text = argv[optind];
 	struct sockaddr_storage ss;
-	socklen_t len;
+	socklen_t len = 0;
+	struct bs_pattern name = { .glob = NULL };
 	bool is_dest = bs_dest_parse(text, &ss, &len) == 0;
-	struct bs_policy *policy = NULL;
-	const struct bs_wrap *wrap = NULL;
-	if (!is_dest) {
-		if (!(policy = cli_load_policy(path, environ)))
-			return CLI_FAIL;
-		wrap = find_wrap(policy, text);
-		if (wrap == NULL) {
-			bs_policy_free(policy);
-			return cli_usage_error("explain", "'%s' is not a destination (like "
-							  "127.0.0.1:5432, [::1]:80 or unix:/run/app.sock) "
-							  "nor a symbol a [wrap] section of the policy declares",
-					       text);
-		}
-	}
-	if (seed == 0 && policy)
+	struct bs_policy *policy = cli_load_policy(path, environ);
+	if (!policy)
+		return CLI_FAIL;
+	if (seed == 0)
 		seed = policy->global.seed ? policy->global.seed : 1;
+	const struct bs_wrap *wrap = is_dest ? NULL : find_wrap(policy, text);
 	if (wrap != NULL) {
 		int rc = explain_wrap(policy, wrap, (size_t)samples, seed);
 		bs_policy_free(policy);
 		return rc;
 	}
-	if (!(policy = cli_load_policy(path, environ)))
+	if (!is_dest && !parse_name_target(text, &name)) {
+		bs_policy_free(policy);
+		return cli_usage_error("explain", "'%s' is not a destination (like "
+						  "127.0.0.1:5432, [::1]:80, unix:/run/app.sock "
+						  "or db.internal:5432) nor a symbol a [wrap] "
+						  "section of the policy declares", text);
 		return CLI_FAIL;
-	const struct sockaddr *sa = (const struct sockaddr *)&ss;
-	const struct bs_rule *rule = bs_policy_match(policy, sa, len);
-	char dest[BS_DEST_MAX];
-	bs_dest_format(dest, sizeof dest, sa, len);
-	printf("destination  %s\npolicy       %s\n", dest, policy->source);
-	print_reason(rule, sa, len);
+	}
+	/* A name target has no address: nothing is exempt by address. */
+	const struct sockaddr *sa = name.glob ? NULL : (const struct sockaddr *)&ss;
+	const struct bs_rule *rule;
+	if (name.glob) {
+		printf("destination  %s:%u (a host name)\npolicy       %s\n", name.glob, name.port,
+		       policy->source);
+		rule = name_rule(policy, &name);
+	} else {
+		char dest[BS_DEST_MAX];
+		rule = bs_policy_match(policy, sa, len);
+		bs_dest_format(dest, sizeof dest, sa, len);
+		printf("destination  %s\npolicy       %s\n", dest, policy->source);
+		print_reason(rule, sa, len);
+	}
 	int rc = CLI_OK;
 	if (rule->passthrough) {
 		printf("passthrough  yes: calls go to libc untouched; no retries, no caps\n");
@@ -221,8 +263,6 @@ int cli_explain(int argc, char **argv)
 		print_settings(rule);
 		print_caps(rule, sa, len);
 		printf("\n");
-		if (seed == 0)
-			seed = policy->global.seed ? policy->global.seed : 1;
 		/* An attempt without its own timeout is bounded by the deadline only. */
 		const struct schedule_spec spec = {
 			.attempts = rule->attempts, .backoff = &rule->backoff,
@@ -233,5 +273,6 @@ int cli_explain(int argc, char **argv)
 		rc = schedule_print(&spec, (size_t)samples, seed, stdout) == 0 ? CLI_OK : CLI_FAIL;
 	}
 	bs_policy_free(policy);
+	free(name.glob);
 	return rc;
 }

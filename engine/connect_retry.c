@@ -10,6 +10,8 @@ static void identify(struct bs_logline *line, const void *ctx)
 	const struct bs_connect_call *c = ctx;
 	bs_line_int(line, "fd", c->fd);
 	bs_line_str(line, "dest", c->dest);
+	if (c->name != NULL)
+		bs_line_str(line, "name", c->name);
 	bs_line_str(line, "rule", c->rule->name);
 }
 

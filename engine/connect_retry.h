@@ -1,5 +1,6 @@
 /* A connect as the retry engine's subject (engine/retry.h): its log lines
- * are connect.retry / connect.ok / connect.giveup with fd, dest and rule,
+ * are connect.retry / connect.ok / connect.giveup with fd, dest (and name,
+ * when the program resolved dest from one) and rule,
  * and only the errors of the rule's retry_on are retried. */
 #ifndef BS_CONNECT_RETRY_H
 #define BS_CONNECT_RETRY_H
@@ -11,7 +12,9 @@ struct bs_connect_call {
 	struct bs_rng *rng;
 	struct bs_log *log;   /* NULL: log nothing */
 	int fd;
-	const char *dest;     /* formatted with bs_dest_format */
+	const char *dest;     /* formatted with bs_dest_format; failover may
+			       * rewrite it between attempts */
+	const char *name;     /* the host name dest was resolved from, or NULL */
 	bs_ns start;          /* when the program's call began */
 	bool waited;          /* a cap wait preceded: log connect.ok even on a first-try success */
 };

@@ -69,6 +69,7 @@ void bs_policy_describe(const struct bs_policy *p, FILE *out)
 		describe_scope(p, BS_SC_RULE, r, out);
 	describe_scope(p, BS_SC_ACCEPT, 0, out);
 	describe_scope(p, BS_SC_SLEEP, 0, out);
+	describe_scope(p, BS_SC_DNS, 0, out);
 	for (size_t w = 1; w < p->n_wraps; w++)
 		describe_scope(p, BS_SC_WRAP, w, out);
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/eainames.h"
 #include "policy/errnames.h"
 #include "policy/load_internal.h"
 
@@ -14,6 +15,7 @@
 #define SLP(field) F(struct bs_sleep_policy, field)
 #define GLB(field) F(struct bs_global, field)
 #define WRP(field) F(struct bs_wrap, field)
+#define DNS(field) F(struct bs_dns_policy, field)
 
 static const struct bs_enum_name nonblocking_names[] = {
 	{"pass", BS_NB_PASS}, {"sync", BS_NB_SYNC}, {NULL, 0}};
@@ -25,6 +27,10 @@ static const struct bs_enum_name client_scope_names[] = {
 	{"host", BS_CLIENT_HOST}, {"subnet", BS_CLIENT_SUBNET}, {NULL, 0}};
 static const struct bs_enum_name fd_exhaustion_names[] = {
 	{"backoff", 1}, {"off", 0}, {NULL, 0}};
+static const struct bs_enum_name failover_names[] = {
+	{"off", BS_FAILOVER_OFF}, {"next", BS_FAILOVER_NEXT}, {NULL, 0}};
+static const struct bs_enum_name dns_mode_names[] = {
+	{"retry", BS_DNS_RETRY}, {"off", BS_DNS_OFF}, {NULL, 0}};
 static const struct bs_enum_name sleep_mode_names[] = {
 	{"retry", BS_SLEEP_RETRY}, {"all", BS_SLEEP_ALL}, {"off", BS_SLEEP_OFF}, {NULL, 0}};
 
@@ -69,6 +75,8 @@ static const struct bs_key keys[] = {
 	 "at the cap: wait (up to cap_wait) or fail", "wait"},
 	{BS_SC_RULE, "cap_wait", BS_K_DURATION, RULE(cap_wait), 0, 0, 0, NULL, false,
 	 "longest wait for a slot (within the deadline)", "2s"},
+	{BS_SC_RULE, "failover", BS_K_ENUM, RULE(failover), 0, 0, 0, failover_names, false,
+	 "next: a retry moves on to the next address the name resolved to; off", "next"},
 
 	{BS_SC_ACCEPT, "max_per_client", BS_K_UINT, ACC(max_per_client), 0, 0, 1000000, NULL, false,
 	 "open connections per client; excess ones are closed at once; 0: unlimited", "0"},
@@ -104,6 +112,22 @@ static const struct bs_key keys[] = {
 	{BS_SC_SLEEP, "floor", BS_K_DURATION, SLP(floor), 0, 0, 0, NULL, false,
 	 "mode = all: shorter sleeps are left alone", "1ms"},
 
+	{BS_SC_DNS, "mode", BS_K_ENUM, DNS(mode), 0, 0, 0, dns_mode_names, false,
+	 "retry: transient lookup failures are retried; off", "retry"},
+	{BS_SC_DNS, "retry_on", BS_K_EAISET, DNS(retry_on), 0, 0, 0, NULL, false,
+	 "EAI_* lookup errors that are retried", "EAI_AGAIN"},
+	{BS_SC_DNS, "attempts", BS_K_UINT, DNS(attempts), 0, 0, 1000, NULL, false,
+	 "lookups per call, the first included; 0: the deadline bounds them", "0"},
+	{BS_SC_DNS, "base", BS_K_DURATION, DNS(backoff.base), 0, 0, 0, NULL, false,
+	 "delay before the first retry", "100ms"},
+	{BS_SC_DNS, "factor", BS_K_FACTOR, DNS(backoff.factor), 0, 0, 0, NULL, false,
+	 "growth of the delay per retry", "2"},
+	{BS_SC_DNS, "max_delay", BS_K_DURATION, DNS(backoff.max_delay), 0, 0, 0, NULL, false,
+	 "largest delay between lookups", "1s"},
+	{BS_SC_DNS, "jitter", BS_K_JITTER, DNS(backoff.jitter), 0, 0, 0, NULL, false,
+	 "none, full, equal, decorrelated or N%", "full"},
+	{BS_SC_DNS, "deadline", BS_K_DURATION, DNS(deadline), 0, 1, 0, NULL, false,
+	 "no retry starts after this long (a lookup in flight is never cut)", "5s"},
 	{BS_SC_WRAP, "returns", BS_K_CTYPE, WRP(returns), 0, 0, 0, NULL, false,
 	 "the C return type (required): int unsigned long size_t ... pointer double void", NULL},
 	{BS_SC_WRAP, "args", BS_K_CTYPES, WRP(args), offsetof(struct bs_wrap, n_args), 0, 0, NULL, false,
@@ -144,7 +168,7 @@ const char *bs_scope_name(enum bs_scope scope)
 {
 	static const char *const names[] = {
 		[BS_SC_GLOBAL] = "global", [BS_SC_RULE] = "connect", [BS_SC_ACCEPT] = "accept",
-		[BS_SC_SLEEP] = "sleep", [BS_SC_WRAP] = "wrap"};
+		[BS_SC_SLEEP] = "sleep", [BS_SC_DNS] = "dns", [BS_SC_WRAP] = "wrap"};
 	return names[scope];
 }
 
@@ -212,6 +236,8 @@ void *bs_key_target(struct bs_policy *p, enum bs_scope scope, size_t r)
 		return &p->accept;
 	case BS_SC_WRAP:
 		return &p->wraps[r];
+	case BS_SC_DNS:
+		return &p->dns;
 	default:
 		return &p->sleep;
 	}
@@ -236,6 +262,28 @@ static int set_enum(const struct bs_key *k, void *field, const char *value,
 	bs_quote(q, sizeof q, value);
 	snprintf(why, cap, "bad value '%s' (use %s)", q, allowed);
 	return -1;
+}
+
+/* An exempt list is checked against addresses only (caps, clients): a
+ * host name there is refused, and the patterns just added dropped. */
+static int names_only_in_match(const struct bs_key *k, struct bs_pattern *list,
+			       size_t before, size_t *n, char *why, size_t cap)
+{
+	if (strcmp(k->name, "match") == 0)
+		return 0;
+	for (size_t i = before; i < *n; i++) {
+		if (list[i].family != BS_PATTERN_NAME)
+			continue;
+		char q[80];
+		bs_quote(q, sizeof q, list[i].glob);
+		snprintf(why, cap, "host name '%s' in %s: names are only matched by 'match' "
+			 "(use addresses here, e.g. 10.1.0.0/16)", q, k->name);
+		for (size_t j = before; j < *n; j++)
+			free(list[j].glob);
+		*n = before;
+		return -1;
+	}
+	return 0;
 }
 
 /* Parse value into the field of key k at base; the field is only changed
@@ -291,7 +339,10 @@ static int parse_into(const struct bs_key *k, char *base, const char *value,
 			*list = NULL;
 			*n = 0;
 		}
-		return bs_parse_patterns(value, list, n, why, cap);
+		size_t before = *n;
+		if (bs_parse_patterns(value, list, n, why, cap) != 0)
+			return -1;
+		return names_only_in_match(k, *list, before, n, why, cap);
 	}
 	case BS_K_LOG:
 		return bs_parse_log(value, (struct bs_global *)base, why, cap);
@@ -300,6 +351,8 @@ static int parse_into(const struct bs_key *k, char *base, const char *value,
 	case BS_K_RETRY_IF:
 	case BS_K_STRING:
 		return bs_wrap_parse_value(k, base, value, why, cap);
+	case BS_K_EAISET:
+		return bs_parse_eainames(value, (bs_eaiset *)field, why, cap);
 	}
 	return -1;
 }
@@ -397,6 +450,9 @@ void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
 	case BS_K_RETRY_IF:
 	case BS_K_STRING:
 		bs_wrap_format_value(k, base, buf, cap);
+		return;
+	case BS_K_EAISET:
+		bs_format_eaiset(buf, cap, *(const bs_eaiset *)field);
 		return;
 	}
 }

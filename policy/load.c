@@ -109,9 +109,10 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 		if (check_backoff(p, BS_SC_WRAP, w, &p->wraps[w].backoff, err) != 0)
 			return -1;
 	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
+	    check_backoff(p, BS_SC_DNS, 0, &p->dns.backoff, err) != 0 ||
 	    check_unique_names(p, err) != 0 || bs_wraps_finalize(p, err) != 0)
 		return -1;
-	return bs_matcher_build(p, err);
+	return bs_matcher_build(p, err) != 0 ? -1 : bs_name_matcher_build(p, err);
 }
 
 int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,

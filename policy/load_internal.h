@@ -14,7 +14,7 @@
 
 /* The sections keys live in. [connect] and every [dest] share RULE keys;
  * every [wrap "SYMBOL"] has the WRAP keys (instance 0: the defaults). */
-enum bs_scope { BS_SC_GLOBAL, BS_SC_RULE, BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_WRAP, BS_SC_COUNT };
+enum bs_scope { BS_SC_GLOBAL, BS_SC_RULE, BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_DNS, BS_SC_WRAP, BS_SC_COUNT };
 
 enum bs_key_type {
 	BS_K_DURATION,     /* bs_ns */
@@ -31,6 +31,7 @@ enum bs_key_type {
 	BS_K_CTYPES,       /* the args list of struct bs_wrap */
 	BS_K_RETRY_IF,     /* struct bs_retry_if */
 	BS_K_STRING,       /* char[size], non-empty, no spaces */
+	BS_K_EAISET,       /* uint32_t bs_eaiset (policy/eainames.h) */
 };
 
 struct bs_enum_name {
@@ -143,6 +144,10 @@ void bs_env_name(const struct bs_policy *p, const struct bs_key *k, size_t r,
 /* match.c: build the lookup tables after every rule is final. */
 int bs_matcher_build(struct bs_policy *p, struct bs_error *err);
 void bs_matcher_free(struct bs_matcher *m);
+/* match_name.c: the same for host name patterns (p->names stays NULL
+ * when no rule has one). */
+int bs_name_matcher_build(struct bs_policy *p, struct bs_error *err);
+void bs_name_matcher_free(struct bs_name_matcher *m);
 
 /* Unix path glob: '*' and '?' (not across '/'), [set], [!set], \x. */
 bool bs_glob_match(const char *glob, const char *s, size_t len);

@@ -166,6 +166,8 @@ static bool prefix_equal(const uint8_t *a, const uint8_t *b, unsigned prefix)
 
 static bool pattern_hit(const struct bs_pattern *p, const struct dest *d)
 {
+	if (p->family == BS_PATTERN_NAME)
+		return false; /* names: bs_policy_match_name */
 	if (p->family == AF_UNIX)
 		return d->family == AF_UNIX && bs_glob_match(p->glob, d->path, d->plen);
 	if (p->port && p->port != d->port)
@@ -363,6 +365,8 @@ int bs_matcher_build(struct bs_policy *p, struct bs_error *err)
 		const struct bs_rule *rule = &p->rules[r];
 		for (size_t i = 0; i < rule->n_match; i++) {
 			const struct bs_pattern *pt = &rule->match[i];
+			if (pt->family == BS_PATTERN_NAME)
+				continue; /* match_name.c */
 			if (pt->family == AF_UNIX) {
 				struct unix_entry u = {pt->glob, strlen(pt->glob), (uint32_t)r};
 				if (is_glob(pt->glob))

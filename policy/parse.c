@@ -123,9 +123,11 @@ static void open_dest(struct parse_ctx *c, const char *rest, size_t len)
 /* A "[...]" line: open the section or report what is allowed. */
 static void open_section(struct parse_ctx *c, const char *line)
 {
-	static const char *const names[] = {"global", "connect", "dest", "accept", "sleep"};
+	static const char *const names[] = {"global", "connect", "dest", "accept", "sleep",
+					    "dns"};
 	static const enum bs_scope scopes[] = {BS_SC_GLOBAL, BS_SC_RULE, BS_SC_RULE,
-					       BS_SC_ACCEPT, BS_SC_SLEEP};
+					       BS_SC_ACCEPT, BS_SC_SLEEP, BS_SC_DNS};
+	const size_t n_names = sizeof names / sizeof names[0];
 	const char *close = strchr(line, ']');
 	if (!close) {
 		fail(c, "section header without ']'");
@@ -156,7 +158,7 @@ static void open_section(struct parse_ctx *c, const char *line)
 	}
 	char word[64], q[80];
 	snprintf(word, sizeof word, "%.*s", (int)(len < 63 ? len : 63), s);
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < n_names; i++) {
 		if (i == 2 || strcmp(word, names[i]) != 0)
 			continue;
 		struct bs_origin_table *o = c->p->origins;
@@ -171,12 +173,12 @@ static void open_section(struct parse_ctx *c, const char *line)
 		c->in_section = true;
 		return;
 	}
-	const char *near = bs_closest(word, names, 5);
+	const char *near = bs_closest(word, names, n_names);
 	bs_quote(q, sizeof q, word);
 	if (near)
 		fail(c, "unknown section [%s] (did you mean [%s]?)", q, near);
 	else
-		fail(c, "unknown section [%s] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [wrap \"SYMBOL\"])", q);
+		fail(c, "unknown section [%s] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [dns], [wrap \"SYMBOL\"])", q);
 }
 
 /* inih's reader: one whole line per call, see the top of the file. */
@@ -239,7 +241,7 @@ static int on_key(void *user, const char *section, const char *name,
 		return 0;
 	bs_quote(q, sizeof q, name);
 	if (!c->in_section)
-		return fail(c, "key '%s' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep] or [wrap \"SYMBOL\"])", q);
+		return fail(c, "key '%s' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep], [dns] or [wrap \"SYMBOL\"])", q);
 	bs_section_text(p, c->scope, c->rule, sec, sizeof sec);
 	bool in_dest = c->scope == BS_SC_RULE && c->rule > 0;
 	const struct bs_key *k = bs_key_find(c->scope, name, in_dest);

@@ -92,6 +92,7 @@ void bs_policy_free(struct bs_policy *p)
 	free(p->global.log_path);
 	free(p->source);
 	bs_matcher_free(p->matcher);
+	bs_name_matcher_free(p->names);
 	if (p->origins) {
 		free(p->origins->file);
 		free(p->origins->rule_keys);

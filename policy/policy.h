@@ -53,6 +53,7 @@ struct bs_jitter {
 enum bs_nonblocking { BS_NB_PASS, BS_NB_SYNC };
 enum bs_cap_scope { BS_SCOPE_DEST, BS_SCOPE_HOST, BS_SCOPE_RULE };
 enum bs_on_cap { BS_ONCAP_WAIT, BS_ONCAP_FAIL };
+enum bs_failover { BS_FAILOVER_OFF, BS_FAILOVER_NEXT };
 
 /* Exponential backoff with jitter: the delay before retry n (n >= 1) is
  * min(max_delay, base * factor^(n-1)), then jittered. */
@@ -63,14 +64,19 @@ struct bs_backoff_params {
 	struct bs_jitter jitter;
 };
 
+/* The family of a host name pattern (`db.internal:5432`, `*.internal`). */
+#define BS_PATTERN_NAME AF_UNSPEC
+
 /* One entry of a `match` or `exempt` list: an IPv4/IPv6 CIDR with an
- * optional port, or a unix socket path glob. */
+ * optional port, a unix socket path glob, or (match only) a host name
+ * glob with an optional port. */
 struct bs_pattern {
-	sa_family_t family; /* AF_INET, AF_INET6 or AF_UNIX */
+	sa_family_t family; /* AF_INET, AF_INET6, AF_UNIX or BS_PATTERN_NAME */
 	uint8_t prefix;     /* CIDR prefix length (0..32 or 0..128) */
 	uint16_t port;      /* host byte order; 0 = any port */
 	uint8_t addr[16];   /* network byte order; IPv4 uses the first 4 */
-	char *glob;         /* AF_UNIX: path glob ("@name" abstract); see bs_glob_match */
+	char *glob;         /* AF_UNIX: path glob ("@name" abstract); see bs_glob_match;
+			     * BS_PATTERN_NAME: the name glob, lower-case */
 };
 
 /* The effective settings for outbound connections to one destination.
@@ -92,6 +98,7 @@ struct bs_rule {
 	enum bs_cap_scope cap_scope;
 	enum bs_on_cap on_cap;
 	bs_ns cap_wait;
+	enum bs_failover failover; /* next: retries move on to the name's next address */
 	struct bs_pattern *match;
 	size_t n_match;
 	struct bs_pattern *exempt; /* exempt from max_conns, still retried */
@@ -172,6 +179,17 @@ struct bs_wrap {
 	bs_ns deadline;
 };
 
+enum bs_dns_mode { BS_DNS_OFF, BS_DNS_RETRY };
+
+/* [dns]: transient failures of the program's name lookups. */
+struct bs_dns_policy {
+	enum bs_dns_mode mode;
+	uint32_t attempts;       /* 0: no count limit (the deadline bounds the call) */
+	struct bs_backoff_params backoff;
+	bs_ns deadline;          /* > 0 */
+	uint32_t retry_on;       /* a bs_eaiset (policy/eainames.h) */
+};
+
 enum bs_log_kind { BS_LOG_STDERR, BS_LOG_FD, BS_LOG_FILE, BS_LOG_SYSLOG, BS_LOG_OFF };
 
 struct bs_global {
@@ -182,6 +200,7 @@ struct bs_global {
 };
 
 struct bs_matcher; /* opaque lookup structure built at load time */
+struct bs_name_matcher; /* the same for host name patterns */
 
 struct bs_policy {
 	struct bs_global global;
@@ -191,9 +210,11 @@ struct bs_policy {
 	struct bs_sleep_policy sleep;
 	struct bs_wrap *wraps; /* wraps[0]: the defaults; declared ones from 1 */
 	size_t n_wraps;        /* including wraps[0] */
+	struct bs_dns_policy dns;
 	bool any_caps;         /* some rule has max_conns > 0 */
 	char *source;          /* "built-in", or the file path; "+env" if overridden */
 	struct bs_matcher *matcher;
+	struct bs_name_matcher *names; /* NULL: no rule matches by name */
 	struct bs_origin_table *origins; /* where each effective value came from */
 };
 
@@ -232,6 +253,14 @@ static inline const struct bs_rule *bs_policy_match_managed(const struct bs_poli
 {
 	return policy->n_rules == 1 ? &policy->rules[0] : bs_policy_match(policy, sa, len);
 }
+
+/* The most specific [dest] rule matching a host name the program
+ * resolved (lower-case, as engine/names.h keeps it) and a port, or NULL
+ * when no rule matches by name. Exact names before globs, longer globs
+ * first, a port-specific pattern before an any-port one, then rule order.
+ * No allocation, no lock. */
+const struct bs_rule *bs_policy_match_name(const struct bs_policy *policy,
+					   const char *name, uint16_t port);
 
 /* Whether an address falls in a list of patterns (exempt lists). */
 bool bs_patterns_contain(const struct bs_pattern *patterns, size_t n,

@@ -258,7 +258,8 @@ int bs_parse_errnames(const char *s, struct bs_errset *set, char *why,
 }
 
 #define PATTERN_HELP "use e.g. 10.1.0.0/16, 10.1.0.0/16:5432, 127.0.0.1:5432, " \
-	"::1, fd00::/8, [::1]:6379, [fd00::]/8:80, unix:/run/*.sock, unix:@name"
+	"::1, fd00::/8, [::1]:6379, [fd00::]/8:80, unix:/run/*.sock, unix:@name, " \
+	"db.internal:5432, *.internal"
 
 static int parse_unix_pattern(const char *tok, const char *path,
 			      struct bs_pattern *p, char *why, size_t cap)
@@ -303,6 +304,8 @@ int bs_parse_pattern(const char *tok, struct bs_pattern *p, char *why,
 	memset(p, 0, sizeof *p);
 	if (strncmp(tok, "unix:", 5) == 0)
 		return parse_unix_pattern(tok, tok + 5, p, why, cap);
+	if (bs_is_name_pattern(tok))
+		return bs_parse_name_pattern(tok, p, why, cap);
 
 	char host[INET6_ADDRSTRLEN + 1], q[80];
 	const char *rest;
@@ -451,8 +454,10 @@ void bs_format_jitter(char *buf, size_t cap, const struct bs_jitter *j)
 void bs_format_pattern(char *buf, size_t cap, const struct bs_pattern *p)
 {
 	char addr[INET6_ADDRSTRLEN], prefix[8] = "", port[8] = "";
-	if (p->family == AF_UNIX) {
-		snprintf(buf, cap, "unix:%s", p->glob);
+	if (p->family == AF_UNIX || p->family == BS_PATTERN_NAME) {
+		snprintf(buf, cap, "%s%s", p->family == AF_UNIX ? "unix:" : "", p->glob);
+		if (p->port)
+			snprintf(buf + strlen(buf), cap - strlen(buf), ":%u", p->port);
 		return;
 	}
 	unsigned full = p->family == AF_INET ? 32 : 128;

@@ -36,6 +36,12 @@ int bs_parse_errnames(const char *s, struct bs_errset *set, char *why,
  * unix patterns. */
 int bs_parse_pattern(const char *tok, struct bs_pattern *p, char *why,
 		     size_t cap);
+/* Whether tok is written as a host name pattern (NAME[:PORT], a letter or
+ * a glob character in NAME, no '/' and at most one ':'), and its parser
+ * (namepat.c): the name lower-cased into p->glob. */
+bool bs_is_name_pattern(const char *tok);
+int bs_parse_name_pattern(const char *tok, struct bs_pattern *p, char *why,
+			  size_t cap);
 /* Patterns separated by spaces or commas, appended to *list. */
 int bs_parse_patterns(const char *s, struct bs_pattern **list, size_t *n,
 		      char *why, size_t cap);

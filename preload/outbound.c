@@ -41,13 +41,15 @@
 #include "preload/passonce.h"
 #include "preload/real.h"
 #include "preload/watchdog.h"
+#include "preload/resolved.h"
 
 struct outbound {
 	struct bs_runtime *rt;
 	const struct bs_rule *rule;
 	int fd;
-	const struct sockaddr *sa;
+	const struct sockaddr *sa;    /* this attempt's: failover may change it */
 	socklen_t len;
+	struct bs_resolved *resolved; /* the name sa came from, its other addresses */
 	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
@@ -290,6 +292,14 @@ static int attempt_first(struct outbound *o, bs_ns bound)
 	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
 }
 
+/* failover = next: a retry goes to the name's next address (resolved.h). */
+static void next_address(struct outbound *o)
+{
+	if (o->rule->failover == BS_FAILOVER_NEXT &&
+	    bs_resolved_next(o->resolved, o->fd, &o->sa, &o->len))
+		bs_dest_format(o->dest, sizeof o->dest, o->sa, o->len);
+}
+
 static int attempt_io(void *ctx, bs_ns bound)
 {
 	struct outbound *o = ctx;
@@ -297,6 +307,7 @@ static int attempt_io(void *ctx, bs_ns bound)
 		o->replay = false;
 		return o->first_err;
 	}
+	next_address(o);
 	return nonblocking(o) ? attempt_nonblocking(o, bound)
 			      : blocking_outcome(o, connect_attempt(o, bound));
 }
@@ -311,6 +322,8 @@ static int attempt_io(void *ctx, bs_ns bound)
 int bs_pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
+	if (delay == 0) /* a zero it_value disarms a timerfd: its read would never return */
+		return 0;
 	struct timespec ts = bs_timespec(delay);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (tfd < 0)
@@ -374,6 +387,8 @@ static void note_pass(struct outbound *o)
 	bs_line_begin(&line, &o->rt->log, "connect.pass");
 	bs_line_int(&line, "fd", o->fd);
 	bs_line_str(&line, "dest", o->dest);
+	if (bs_resolved_name(o->resolved) != NULL)
+		bs_line_str(&line, "name", bs_resolved_name(o->resolved));
 	bs_line_str(&line, "rule", o->rule->name);
 	bs_line_str(&line, "reason", "nonblocking");
 	bs_line_emit(&line, &o->rt->log);
@@ -389,6 +404,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.log = &o->rt->log,
 		.fd = o->fd,
 		.dest = dest_of(o),
+		.name = bs_resolved_name(o->resolved),
 		.start = start,
 		.waited = waited,
 	};
@@ -432,8 +448,8 @@ static int connect_managed(struct outbound *o, bs_ns start)
 /* All but bs_outbound_connect's fast path; premade: the first result, or -1. */
 static __attribute__((noinline)) int
 connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
-	     const struct sockaddr *sa, socklen_t len, bs_ns start, int entry_errno,
-	     int premade)
+	     const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
+	     bs_ns start, int entry_errno, int premade)
 {
 	struct outbound o; /* field by field: dest is large and needs no zeroing */
 	o.rt = rt;
@@ -441,6 +457,7 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	o.fd = fd;
 	o.sa = sa;
 	o.len = len;
+	o.resolved = resolved;
 	o.nonblocking = -1;
 	o.stream = -1;
 	o.passed = false;
@@ -476,7 +493,8 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 {
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
-	const struct bs_rule *rule = bs_policy_match_managed(rt->policy, sa, len);
+	struct bs_resolved resolved;
+	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
 
@@ -496,5 +514,5 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 			}
 		}
 	}
-	return connect_slow(rt, rule, fd, sa, len, start, entry_errno, premade);
+	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
 }

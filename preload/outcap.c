@@ -4,12 +4,14 @@
  * exists. See outcap.h for the contract. */
 #include <errno.h>
 
+#include "engine/names.h"
 #include "policy/dest.h"
 #include "preload/fdtrack.h"
 #include "preload/outcap.h"
 
-/* The destination is formatted here, only when a line is written: a
- * connect that gets its slot at once pays nothing for it. */
+/* The destination (and the name it was resolved from) is formatted here,
+ * only when a line is written: a connect that gets its slot at once pays
+ * nothing for it. */
 static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_rule *rule,
 		    const struct sockaddr *sa, socklen_t len, uint32_t in_use, bs_ns waited)
 {
@@ -18,6 +20,10 @@ static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_ru
 	struct bs_logline line;
 	bs_line_begin(&line, &rt->log, event);
 	bs_line_str(&line, "dest", dest);
+	struct bs_ipaddr addr;
+	char name[BS_HOST_MAX];
+	if (bs_ipaddr_of(sa, len, &addr) && bs_names_find(&addr, name, sizeof name, NULL, NULL))
+		bs_line_str(&line, "name", name);
 	bs_line_str(&line, "rule", rule->name);
 	bs_line_int(&line, "in_use", in_use);
 	bs_line_int(&line, "max_conns", rule->max_conns);

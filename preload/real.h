@@ -7,6 +7,7 @@
 #ifndef BS_REAL_H
 #define BS_REAL_H
 
+#include <netdb.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <time.h>

@@ -1,6 +1,7 @@
 /* The policy file parser, end to end: bytes as a policy file through
  * bs_policy_load. A good policy is also matched against a few addresses
- * and described; a bad one must leave a message saying where. */
+ * (and a host name) and described; a bad one must leave a message
+ * saying where. */
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -23,6 +24,9 @@ static void match_some(const struct bs_policy *p)
 	FUZZ_ASSERT(bs_policy_match(p, (struct sockaddr *)&v4, sizeof v4));
 	FUZZ_ASSERT(bs_policy_match(p, (struct sockaddr *)&v6, sizeof v6));
 	FUZZ_ASSERT(bs_policy_match(p, (struct sockaddr *)&un, sizeof un));
+	const struct bs_rule *named = bs_policy_match_name(p, "db.internal", 5432);
+	FUZZ_ASSERT(named == NULL || named == &p->rules[named->index]);
+	FUZZ_ASSERT(bs_policy_match_name(p, "", 1) == NULL);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,7 +1,9 @@
-/* The value parsers of policy/values.h. The first byte picks the parser,
+/* The value parsers of policy/values.h (and the lookup error lists of
+ * policy/eainames.h). The first byte picks the parser,
  * the rest is the value text. What parses must print back in a form that
  * parses to the same value (durations, jitter, patterns); what fails must
  * say why. */
+#include "policy/eainames.h"
 #include "policy/values.h"
 #include "tests/fuzz/fuzz.h"
 
@@ -78,6 +80,15 @@ static int parse_one(unsigned which, const char *s, char *why, size_t cap)
 		bs_patterns_free(list, n);
 		return rc;
 	}
+	case 11: {
+		bs_eaiset set, again;
+		if ((rc = bs_parse_eainames(s, &set, why, cap)) == 0) {
+			char list[256];
+			bs_format_eaiset(list, sizeof list, set);
+			FUZZ_ASSERT(bs_parse_eainames(list, &again, why, cap) == 0 && again == set);
+		}
+		return rc;
+	}
 	default:
 		rc = bs_parse_log(s, &v.g, why, cap);
 		free(v.g.log_path);
@@ -91,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	char *s = fuzz_cstr(data + 1, size - 1);
 	char why[BS_WHY_MAX] = "";
-	if (parse_one(data[0] % 11, s, why, sizeof why) != 0)
+	if (parse_one(data[0] % 12, s, why, sizeof why) != 0)
 		FUZZ_ASSERT(why[0] != '\0' && memchr(why, '\0', sizeof why));
 	free(s);
 	return 0;

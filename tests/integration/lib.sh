@@ -122,3 +122,20 @@ capped_policy() { # KEY=VALUE...
 		for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
 	} >policy.ini
 }
+
+# Run CMD inside network namespace NS with its own view of /etc: in a
+# private mount namespace, every file of DIR (hosts, resolv.conf,
+# nsswitch.conf, ...) is bind-mounted over /etc/NAME, and nscd's socket
+# directory is hidden, so lookups read only these files and never a cache.
+# The host's own /etc is never touched.
+netns_etc_exec() { # NS DIR CMD...
+	local ns=$1 dir=$2
+	shift 2
+	ip netns exec "$ns" unshare -m sh -c '
+		dir=$1; shift
+		for f in "$dir"/*; do mount --bind "$f" "/etc/${f##*/}" || exit 125; done
+		for d in /run/nscd /var/run/nscd; do
+			[ -d "$d" ] && { mount -t tmpfs none "$d" || exit 125; }
+		done
+		exec "$@"' sh "$dir" "$@"
+}

@@ -72,6 +72,25 @@ assert_grep 'attempts 5 to 8 not shown: the deadline ends the call' out "later a
 assert_grep '^rule +db, matched by unix:/run/db/\*\.sock' out "unix paths match by glob"
 assert_grep '^cap +max_conns = 3' out "a capped destination shows its cap"
 
+# A host name and port: the rule that matches the name, or [connect].
+cat >names.conf <<'CONF'
+[dest "svc"]
+match = svc.test:80 *.internal
+attempts = 3
+failover = off
+CONF
+"$BS_CLI" explain -p names.conf SVC.test:80 >out 2>err || { cat err >&2; fail "explain a name"; }
+assert_grep '^destination +svc\.test:80 \(a host name\)' out "the name, lower-cased"
+assert_grep '^rule +svc, matched by name in \[dest "svc"\] match: svc\.test:80 \*\.internal' out "the name rule"
+assert_grep '^settings +attempts = 3,' out "the name rule's settings"
+assert_grep 'failover = off' out "failover shown"
+"$BS_CLI" explain -p names.conf db.internal:5432 >out 2>err || { cat err >&2; fail "explain a glob"; }
+assert_grep '^rule +svc, matched by name' out "a glob matches"
+"$BS_CLI" explain -p names.conf other.test:80 >out 2>err || { cat err >&2; fail "explain another name"; }
+assert_grep '^rule +connect \(no \[dest\] rule matches the name' out "no name rule"
+rc=0; "$BS_CLI" explain -p names.conf 'svc.*:80' >out 2>err || rc=$?
+assert_eq "$rc" 2 "a glob is no destination"
+
 rc=0; "$BS_CLI" explain -p missing.conf 127.0.0.1:1 >out 2>err || rc=$?
 assert_eq "$rc" 1 "explain with a missing policy file"
 

@@ -100,9 +100,10 @@ static const char every_key[] =
 	"cap_scope = host\n"
 	"on_cap = fail\n"
 	"cap_wait = 250ms\n"
+	"failover = off\n"
 	"   [dest \"db-main.1\"]   \n"
 	"   match = 10.1.0.0/16:5432 unix:/run/postgresql/*\n"
-	"match = [::1]:5432\n"
+	"match = [::1]:5432 db.internal:5432\n"
 	"exempt = 10.1.9.0/24\n"
 	"passthrough = yes\n"
 	"jitter = decorrelated\n"
@@ -125,7 +126,16 @@ static const char every_key[] =
 	"backoff = off\n"
 	"max_delay = 5s\n"
 	"window = 2s\n"
-	"floor = 10ms\n";
+	"floor = 10ms\n"
+	"[dns]\n"
+	"mode = off\n"
+	"retry_on = EAI_AGAIN EAI_NONAME\n"
+	"attempts = 3\n"
+	"base = 20ms\n"
+	"factor = 3\n"
+	"max_delay = 200ms\n"
+	"jitter = none\n"
+	"deadline = 2s\n";
 
 START_TEST(every_key_is_read)
 {
@@ -158,7 +168,7 @@ START_TEST(every_key_is_read)
 	const struct bs_rule *d = &p->rules[1];
 	ck_assert_str_eq(d->name, "db-main.1");
 	ck_assert_uint_eq(d->index, 1);
-	ck_assert_uint_eq(d->n_match, 3);
+	ck_assert_uint_eq(d->n_match, 4);
 	ck_assert_uint_eq(d->n_exempt, 1);
 	ck_assert(d->passthrough);
 	ck_assert_int_eq(d->backoff.jitter.kind, BS_JITTER_DECORRELATED);
@@ -213,12 +223,12 @@ static const struct {
 	 "policy.conf:7: unknown key 'atempts' in [connect] (did you mean 'attempts'?)"},
 	{"[connect]\nbogus = 1\n",
 	 "policy.conf:2: unknown key 'bogus' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
-	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait)"},
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover)"},
 	{"[conect]\n", "policy.conf:1: unknown section [conect] (did you mean [connect]?)"},
 	{"[frobnicate]\n",
-	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [wrap \"SYMBOL\"])"},
+	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [dns], [wrap \"SYMBOL\"])"},
 	{"attempts = 3\n",
-	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep] or [wrap \"SYMBOL\"])"},
+	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept], [sleep], [dns] or [wrap \"SYMBOL\"])"},
 	{"[connect]\nattempts = 3\nattempts = 4\n",
 	 "policy.conf:3: duplicate key 'attempts' in [connect] (first set at line 2; only match, exempt and retry_on may repeat)"},
 	{"[connect]\nattempts = 0\n", "policy.conf:2: [connect] attempts: 0 is out of range (allowed 1..1000)"},
@@ -269,7 +279,7 @@ static const struct {
 	{"[connect]\nattempts\n", "policy.conf:2: expected 'key = value' or a [section] header"},
 	{"[connect]\nattempts: 3\n", "policy.conf:2: expected 'key = value' or a [section] header"},
 	{"[connect]\n= 3\n", "policy.conf:2: unknown key '' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
-	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait)"},
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover)"},
 	{"[global]\nlog = relative.jsonl\n",
 	 "policy.conf:2: [global] log: bad log 'relative.jsonl' (use stderr, fd:N, syslog, off or an absolute file path)"},
 	{"[global]\nseed = -4\n", "policy.conf:2: [global] seed: bad number '-4' (allowed 0..18446744073709551615)"},
@@ -594,7 +604,8 @@ START_TEST(describe_reads_back)
 			continue;
 		char *hash = strstr(line, "  # ");
 		*hash = '\0';
-		char *dot = line[0] == 'd' ? strchr(strchr(line + 6, '"'), '.') : strchr(line, '.');
+		char *dot = strncmp(line, "dest ", 5) == 0 ? strchr(strchr(line + 6, '"'), '.')
+							    : strchr(line, '.');
 		*dot = '\0';
 		if (strcmp(section, line) != 0) {
 			snprintf(section, sizeof section, "%s", line);
@@ -613,7 +624,7 @@ START_TEST(describe_reads_back)
 	strip_origins(again);
 	ck_assert_str_eq(strchr(again, '\n'), strchr(first, '\n'));
 	ck_assert_uint_eq(q->n_rules, p->n_rules);
-	ck_assert_uint_eq(q->rules[1].n_match, 3);
+	ck_assert_uint_eq(q->rules[1].n_match, 4);
 	ck_assert_uint_eq(q->accept.n_exempt, 2);
 	ck_assert_uint_eq(q->rules[0].attempts, 7);
 	ck_assert_int_eq(q->rules[1].backoff.jitter.kind, BS_JITTER_DECORRELATED);

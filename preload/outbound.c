@@ -246,11 +246,17 @@ static int attempt_io(void *ctx, bs_ns bound)
  * ends with EINTR otherwise, where clock_nanosleep (and a futex wait with
  * a timeout) always ends with EINTR. So the program's SA_RESTART choice
  * decides, as for a plain blocking connect: a restarting handler lets the
- * retries go on, any other makes connect return -1/EINTR. Without a
- * descriptor to spare, clock_nanosleep it is. */
+ * retries go on, any other makes the call end (with the last real error:
+ * see bs_retry_run). Without a descriptor to spare, clock_nanosleep it is.
+ *
+ * A delay of 0 (base = 0, or full jitter drawing 0) is no pause at all: an
+ * it_value of zero would disarm the timer, and the read would never
+ * return. bs_timespec is exact, so any delay > 0 arms it. */
 static int pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
+	if (delay == 0)
+		return 0;
 	struct timespec ts = bs_timespec(delay);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
 	if (tfd < 0)

@@ -1,6 +1,8 @@
 /* The log's sinks: opening a private descriptor for stderr, fd:N, a file
- * or syslog, writing one line without blocking or SIGPIPE, and re-homing
- * the descriptor when the program reuses its number. See log.h. */
+ * or syslog (or, for stderr on a pipe or terminal, none at all), writing
+ * one line without blocking or SIGPIPE, and re-homing the descriptor when
+ * the program reuses its number. See log.h. fcntl and close are the
+ * preload's wrappers inside the preload: raw system calls here. */
 #include "engine/log.h"
 
 #include <errno.h>
@@ -31,6 +33,11 @@ static void raw_close(int fd)
 	syscall(SYS_close, fd);
 }
 
+static int raw_fcntl(int fd, int cmd, int arg)
+{
+	return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
 /* Where private descriptors go: HIGH_FD_FLOOR, or 7/8 of a lower
  * RLIMIT_NOFILE soft limit, so the program keeps its low numbers. */
 static int high_fd_floor(void)
@@ -48,8 +55,8 @@ static int high_fd_floor(void)
  * the high range is full; -1 when none can be had. */
 static int dup_high(int fd)
 {
-	int copy = fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
-	return copy >= 0 ? copy : fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	int copy = raw_fcntl(fd, F_DUPFD_CLOEXEC, high_fd_floor());
+	return copy >= 0 ? copy : raw_fcntl(fd, F_DUPFD_CLOEXEC, 3);
 }
 
 /* Replace a descriptor we own by its high duplicate (kept when the dup
@@ -76,19 +83,60 @@ static int fail(struct bs_log *log, struct bs_error *err, const char *sink,
 	return -1;
 }
 
-/* stderr or fd:N: a private descriptor for what the program has at n. */
+/* Whether the program opened n for reading only: it cannot print there,
+ * and a write through a new open of /proc/self/fd/n would land in what
+ * the program reads (a pipe's other end). */
+static bool read_only(int n)
+{
+	int flags = raw_fcntl(n, F_GETFL, 0);
+	return flags >= 0 && (flags & O_ACCMODE) == O_RDONLY;
+}
+
+/* "/proc/self/fd/N" */
+static void proc_fd_path(char path[40], int n)
+{
+	memcpy(path, "/proc/self/fd/", 14);
+	path[14 + bs_fmt_u64(path + 14, (uint64_t)n)] = '\0';
+}
+
+/* A new open file description of what the program has at n, for writing:
+ * O_NONBLOCK stays ours. */
+static int reopen(int n)
+{
+	char path[40];
+	proc_fd_path(path, n);
+	return open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+}
+
+/* stderr or fd:N: a private descriptor for what the program has at n.
+ * stderr on a pipe, FIFO, terminal or character device is the exception:
+ * holding it would keep the launcher's pipe or terminal open for as long
+ * as the process lives, after a daemon dup2()ed /dev/null over its
+ * stderr (or closed it in ways no wrapper sees: fclose, freopen), and
+ * `x=$(prog)`, ssh and CI runners would wait for an EOF that never comes.
+ * So that sink holds nothing: each line reopens fd 2 while it still names
+ * the same file (see write_via). Checking only at write time would not
+ * do: a daemon that never logs again would keep the pipe forever. */
 static int open_inherited(struct bs_log *log, int n, const char *sink,
 			  struct bs_error *err)
 {
 	struct stat st;
 	if (fstat(n, &st) < 0)
 		return fail(log, err, sink, "descriptor is not open", errno);
+	if (read_only(n))
+		return fail(log, err, sink, "descriptor is open for reading only", 0);
 	int fd = -1;
 	if (!S_ISSOCK(st.st_mode) && !S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		/* A new open file description: O_NONBLOCK stays ours. */
-		char path[40] = "/proc/self/fd/";
-		path[14 + bs_fmt_u64(path + 14, (uint64_t)n)] = '\0';
-		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+		fd = reopen(n);
+		if (fd >= 0 && log->kind == BS_LOG_STDERR) {
+			raw_close(fd); /* /proc works: nothing is held */
+			log->via = true;
+			log->via_fd = n;
+			log->via_dev = st.st_dev;
+			log->via_ino = st.st_ino;
+			log->io = S_ISFIFO(st.st_mode) ? BS_LOGIO_PIPE : BS_LOGIO_WRITE;
+			return 0;
+		}
 		if (fd >= 0)
 			fd = own_high(fd);
 	}
@@ -147,6 +195,7 @@ int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 	int saved = errno, rc = 0;
 	log->kind = g->log_kind;
 	log->fd = -1;
+	log->via = false;
 	log->io = BS_LOGIO_WRITE;
 	atomic_init(&log->dropped, 0);
 	size_t n = prog != NULL ? strnlen(prog, sizeof(log->prog) - 1) : 0;
@@ -156,7 +205,8 @@ int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 	case BS_LOG_STDERR:
 		/* A daemon started with fd 2 closed logs nothing, as it
 		 * would print nothing: not a reason to refuse to run. */
-		if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+		if (raw_fcntl(STDERR_FILENO, F_GETFD, 0) >= 0 &&
+		    !read_only(STDERR_FILENO))
 			rc = open_inherited(log, STDERR_FILENO, "stderr", err);
 		break;
 	case BS_LOG_FD: {
@@ -193,7 +243,7 @@ int bs_log_move_to(struct bs_log *log, int min_fd)
 	int saved = errno;
 	int old = bs_log_fd(log), moved = -1;
 	if (old >= 0) {
-		moved = fcntl(old, F_DUPFD_CLOEXEC, min_fd > 0 ? min_fd : 0);
+		moved = raw_fcntl(old, F_DUPFD_CLOEXEC, min_fd > 0 ? min_fd : 0);
 		__atomic_store_n(&log->fd, moved, __ATOMIC_RELAXED);
 		raw_close(old);
 	}
@@ -251,10 +301,38 @@ static ssize_t send_syslog(const struct bs_log *log, int fd, const char *buf, si
 	return sent == (ssize_t)(n + len - 1) ? (ssize_t)len : -1;
 }
 
+static bool names_file(int fd, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
+}
+
+/* A descriptor for one line of the stderr sink that holds nothing: the
+ * program's fd 2 reopened, if it still names the file it named at
+ * start-up and is still open for writing (checked again on the new
+ * descriptor, in case the program replaced fd 2 meanwhile); -1 when the
+ * program has let go of it (the line is dropped). Four system calls a
+ * line (fstat, fcntl, open, fstat) plus the close: lines are written on
+ * decisions (retries, give-ups), never on a connect's fast path. */
+static int open_via(const struct bs_log *log)
+{
+	if (!names_file(log->via_fd, log->via_dev, log->via_ino) || read_only(log->via_fd))
+		return -1;
+	int fd = reopen(log->via_fd);
+	if (fd >= 0 && !names_file(fd, log->via_dev, log->via_ino)) {
+		raw_close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 int bs_log_write(struct bs_log *log, const char *buf, size_t len)
 {
 	int saved = errno;
 	int fd = bs_log_fd(log);
+	const bool via = fd < 0 && log->via && len > 0;
+	if (via)
+		fd = open_via(log);
 	ssize_t n = -1;
 	if (fd >= 0 && len > 0) {
 		switch (log->io) {
@@ -272,6 +350,8 @@ int bs_log_write(struct bs_log *log, const char *buf, size_t len)
 			break;
 		}
 	}
+	if (via && fd >= 0)
+		raw_close(fd);
 	errno = saved;
 	return n == (ssize_t)len;
 }

@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -51,6 +52,7 @@ struct outbound {
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
+	uint32_t slot;                /* the cap slot until settled; BS_CAP_NONE */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
@@ -252,6 +254,11 @@ static int attempt_io(void *ctx, bs_ns bound)
  * A delay of 0 (base = 0, or full jitter drawing 0) is no pause at all: an
  * it_value of zero would disarm the timer, and the read would never
  * return. bs_timespec is exact, so any delay > 0 arms it. */
+static void close_timer(void *arg)
+{
+	BS_REAL(close)(*(const int *)arg);
+}
+
 static int pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
@@ -264,10 +271,12 @@ static int pause_io(void *ctx, bs_ns delay)
 	struct itimerspec timer = { .it_value = ts };
 	uint64_t expirations;
 	int err = 0;
+	/* read is a cancellation point: a cancelled thread closes it too. */
+	pthread_cleanup_push(close_timer, &tfd);
 	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
 	    read(tfd, &expirations, sizeof expirations) < 0)
 		err = errno;
-	BS_REAL(close)(tfd);
+	pthread_cleanup_pop(1);
 	return err == EINTR ? EINTR : 0;
 }
 
@@ -282,20 +291,20 @@ static bs_ns now_io(void *ctx)
 
 /* ---- cap slot ------------------------------------------------------------ */
 
-static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
-			bool *waited)
+static int acquire_slot(struct outbound *o, bs_ns deadline_at, bool *waited)
 {
-	*slot = BS_CAP_NONE;
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
 	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, !nonblocking(o),
-				 deadline_at, slot, waited);
+				 deadline_at, &o->slot, waited);
 }
 
 /* The socket keeps the slot when it connected or is connecting. */
-static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
+static void settle_slot(struct outbound *o, bool keep)
 {
+	uint32_t slot = o->slot;
+	o->slot = BS_CAP_NONE;
 	if (slot == BS_CAP_NONE)
 		return;
 	if (keep)
@@ -367,6 +376,25 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 	return bs_connect_retry(&call, &io);
 }
 
+static void restore_timeout(struct outbound *o)
+{
+	if (o->timeout_replaced)
+		setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout,
+			   sizeof o->program_timeout);
+}
+
+/* A thread cancelled inside connect leaves nothing behind: the slot it
+ * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
+ * back. (The pause's timerfd has its own handler.) */
+static void cancelled(void *arg)
+{
+	struct outbound *o = arg;
+	int saved = errno;
+	settle_slot(o, false);
+	restore_timeout(o);
+	errno = saved;
+}
+
 /* Returns 0 or the errno. */
 static int connect_managed(struct outbound *o, bs_ns start)
 {
@@ -375,9 +403,8 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	if (deadline_at < start)
 		deadline_at = UINT64_MAX;
 
-	uint32_t slot;
 	bool waited;
-	int err = acquire_slot(o, deadline_at, &slot, &waited);
+	int err = acquire_slot(o, deadline_at, &waited);
 	if (err != 0)
 		return err;
 
@@ -392,7 +419,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	} else if ((err != 0 && is_stream(o)) || waited) {
 		err = retry_loop(o, start, waited, err);
 	}
-	settle_slot(o, slot, err == 0 || (o->passed && err == EINPROGRESS));
+	settle_slot(o, err == 0 || (o->passed && err == EINPROGRESS));
 	return err;
 }
 
@@ -418,13 +445,19 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.replay = false;
 	o.dest[0] = '\0';
 
+	o.slot = BS_CAP_NONE;
+
 	socklen_t tl = sizeof o.program_timeout;
 	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
 		return BS_REAL(connect)(fd, sa, len); /* not a socket: libc says so */
-	int err = connect_managed(&o, start);
-	if (o.timeout_replaced)
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
-			   sizeof o.program_timeout);
+	int err;
+	/* connect, ppoll and the pause's read are cancellation points. The
+	 * preload is built with -fexceptions, which makes this a cleanup
+	 * attribute run by the unwinder: nothing on the way through. */
+	pthread_cleanup_push(cancelled, &o);
+	err = connect_managed(&o, start);
+	pthread_cleanup_pop(0);
+	restore_timeout(&o);
 	if (err == 0 && rule->io_timeout != 0 && is_stream(&o) && !nonblocking(&o))
 		bs_apply_io_timeout(fd, rule->io_timeout);
 	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);

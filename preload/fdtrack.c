@@ -1,5 +1,5 @@
-/* Descriptor tracking: which fds hold a cap slot, and which are private
- * to backstop.
+/* Descriptor tracking: which fds hold a cap slot (backstop's private
+ * descriptors are preload/fdprivate.c's).
  *
  * The table has one 32-bit entry per fd number up to the hard
  * RLIMIT_NOFILE (at most BS_FDT_LIMIT), mapped once with MAP_NORESERVE so
@@ -32,17 +32,12 @@
 
 struct holder {
 	_Atomic uint32_t refs;
+	uint32_t fork_mark;         /* bs_fdtrack_after_fork_child's own */
 	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
 	_Atomic uint32_t slot;
 	struct bs_caps *_Atomic caps;
 	_Atomic uint64_t dev;
 	_Atomic uint64_t ino;
-};
-
-struct private_fd {
-	_Atomic int fd; /* -1: unused */
-	int (*move)(void *ctx);
-	void *ctx;
 };
 
 static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
@@ -55,10 +50,7 @@ static struct {
 	uint32_t n_holders;
 	_Atomic uint32_t fresh;      /* holders never used yet start here */
 	_Atomic uint64_t free_head;  /* generation << 32 | holder id */
-	struct private_fd privates[BS_FDT_MAX_PRIVATE];
-} g = {
-	.privates = { { .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 } },
-};
+} g;
 
 static bool is_holder(uint32_t v)
 {
@@ -257,94 +249,6 @@ __attribute__((constructor)) static void fdtrack_constructor(void)
 	bs_fdtrack_init();
 }
 
-/* ---- private descriptors ---------------------------------------------- */
-
-/* Keep the entry or the sentinel in step with the registry. */
-static void private_mark(int fd, bool on)
-{
-	struct bs_fdtab *t = table();
-	if ((uint32_t)fd < t->n) {
-		atomic_store(&t->entries[fd], on ? BS_FDT_PRIVATE : 0);
-		return;
-	}
-	bool beyond = false;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		beyond |= (uint32_t)atomic_load(&g.privates[i].fd) >= t->n &&
-			  atomic_load(&g.privates[i].fd) >= 0;
-	atomic_store(&t->entries[t->n], beyond ? BS_FDT_PRIVATE : 0);
-}
-
-void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx)
-{
-	if (fd < 0)
-		return;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int unused = -1;
-		struct private_fd *p = &g.privates[i];
-		/* Claim the record (-2) before filling it in. */
-		if (atomic_compare_exchange_strong(&p->fd, &unused, -2)) {
-			p->move = move;
-			p->ctx = ctx;
-			atomic_store(&p->fd, fd);
-			private_mark(fd, true);
-			return;
-		}
-	}
-}
-
-static struct private_fd *private_find(int fd)
-{
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
-		if (fd >= 0 && atomic_load(&g.privates[i].fd) == fd)
-			return &g.privates[i];
-	return NULL;
-}
-
-/* Set while a private descriptor's owner moves it: its own dup of the
- * descriptor goes through the interposed fcntl, and must be let through. */
-static __thread bool moving __attribute__((tls_model("initial-exec")));
-
-bool bs_fdtrack_is_private(int fd)
-{
-	return !moving && private_find(fd) != NULL;
-}
-
-void bs_fdtrack_vacate(int fd)
-{
-	struct private_fd *p = private_find(fd);
-	if (p == NULL)
-		return;
-	int saved = errno;
-	moving = true;
-	int moved = p->move(p->ctx);
-	moving = false;
-	if (moved >= 0) {
-		atomic_store(&p->fd, moved);
-		private_mark(moved, true);
-		private_mark(fd, false);
-	}
-	errno = saved;
-}
-
-unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap)
-{
-	unsigned n = 0;
-	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++) {
-		int fd = atomic_load(&g.privates[i].fd);
-		if (fd < 0 || (unsigned)fd < lo || (unsigned)fd > hi)
-			continue;
-		unsigned j = n < cap ? n++ : cap; /* insertion sort, ascending */
-		while (j > 0 && out[j - 1] > fd) {
-			if (j < cap)
-				out[j] = out[j - 1];
-			j--;
-		}
-		if (j < cap)
-			out[j] = fd;
-	}
-	return n;
-}
-
 /* ---- holding and releasing -------------------------------------------- */
 
 /* The socket's identity. Reclaim looks at descriptors other threads own;
@@ -505,4 +409,45 @@ unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot)
 	struct reclaim_ctx rc = { .slot = slot };
 	walk(0, UINT32_MAX, reclaim_one, &rc);
 	return rc.released;
+}
+
+/* ---- fork -------------------------------------------------------------- */
+
+/* In the child of a fork, single-threaded: the descriptors are the truth.
+ * Every holder's references are recounted from the entries that name it
+ * (a dup, close or close_range that a thread of the parent had in flight
+ * never finishes here), a holder no entry names is freed without giving
+ * its slot back (the slot belongs to a socket the child has no entry
+ * for), and each cap count becomes the number of holders of its slot.
+ * The caller zeroed the counts (bs_caps_after_fork_child). */
+void bs_fdtrack_after_fork_child(struct bs_caps *caps)
+{
+	static uint32_t generation;
+	struct bs_fdtab *t = table();
+	uint32_t gen = ++generation;
+	uint32_t end = atomic_load(&g.high_water);
+	for (uint32_t fd = 0; g.holders != NULL && fd < end && fd < t->n; fd++) {
+		uint32_t v = atomic_load(&t->entries[fd]);
+		if (v == 0 || v == BS_FDT_PRIVATE)
+			continue;
+		v &= ~BS_FDT_CLOSING; /* its closer was a thread of the parent */
+		atomic_store(&t->entries[fd], v);
+		struct holder *h = holder_at(v);
+		if (h->fork_mark != gen) {
+			h->fork_mark = gen;
+			atomic_store(&h->refs, 0);
+			if (atomic_load(&h->caps) == caps)
+				bs_caps_recount_add(caps, atomic_load(&h->slot));
+		}
+		atomic_fetch_add(&h->refs, 1);
+	}
+	uint32_t used = atomic_load(&g.fresh);
+	for (uint32_t id = 1; id <= used && id <= g.n_holders; id++) {
+		struct holder *h = holder_at(id);
+		if (h->fork_mark != gen && atomic_load(&h->refs) != 0) {
+			atomic_store(&h->refs, 0);
+			holder_free(id);
+		}
+	}
+	bs_caps_recount_end(caps);
 }

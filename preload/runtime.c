@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/fdtrack.h"
 #include "preload/real.h"
 
 #define EXIT_POLICY_ERROR 78 /* EX_CONFIG from sysexits.h */
@@ -77,18 +79,39 @@ bs_ns bs_now(void)
 /* ---- fork -------------------------------------------------------------- */
 
 static uint64_t fork_ordinal; /* the parent's count, as the child sees it */
+/* The process whose memory this is: set at start-up and in every forked
+ * child (atfork handlers run there, not in a vfork child). */
+static pid_t owner_pid;
 
+bool bs_shared_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != owner_pid;
+}
+
+/* Every lock backstop has is taken here (the cap table's is the only
+ * one; fd tracking, the log and the rest are lock-free), so that no
+ * thread is half-way through an update when memory is copied. */
 static void before_fork(void)
 {
 	fork_ordinal = atomic_fetch_add(&forks, 1);
+	bs_caps_fork_prepare(state.caps);
+}
+
+static void in_parent(void)
+{
+	bs_caps_fork_parent(state.caps);
 }
 
 /* The child has one thread and a copy of memory whose locks may be held by
- * threads that no longer exist. */
+ * threads that no longer exist; slots those threads held inside connect
+ * have no owner here, so the counts are rebuilt from the descriptors. */
 static void in_child(void)
 {
-	if (state.caps != NULL)
+	owner_pid = (pid_t)syscall(SYS_getpid);
+	if (state.caps != NULL) {
 		bs_caps_after_fork_child(state.caps);
+		bs_fdtrack_after_fork_child(state.caps);
+	}
 	seed_base = bs_rng_derive(seed_base, 2 * fork_ordinal + 1);
 	atomic_store(&threads_seeded, 0);
 	atomic_store(&forks, 0);
@@ -174,7 +197,8 @@ static void initialise(void)
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
 	seed_base = state.policy->global.seed;
-	pthread_atfork(before_fork, NULL, in_child);
+	owner_pid = (pid_t)syscall(SYS_getpid);
+	pthread_atfork(before_fork, in_parent, in_child);
 	atomic_store_explicit(&ready, &state, memory_order_release);
 }
 

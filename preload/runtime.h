@@ -22,6 +22,14 @@ struct bs_runtime {
  * from inside initialisation must pass straight through). */
 struct bs_runtime *bs_runtime(void);
 
+/* Whether this code runs in a child that shares the parent's memory
+ * (vfork, posix_spawn, clone with CLONE_VM): no pthread_atfork handler
+ * ran there, and what it changes in backstop's tables would change the
+ * parent's. The close and dup wrappers then only make the real call: the
+ * child's descriptor table is its own, the slots are the parent's. One
+ * getpid system call: for slow paths only. */
+bool bs_shared_child(void);
+
 /* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
  * thread ordinal when a seed is set, else from the kernel). */
 struct bs_rng *bs_thread_rng(void);

@@ -179,6 +179,35 @@ static void log_loaded(void)
 	bs_line_emit(&line, &state.log);
 }
 
+/* A relative BACKSTOP_POLICY was resolved against the working directory
+ * at load (policy/load.c): children inherit the absolute path instead, so
+ * one started from another directory reads the same file. This runs in
+ * the library constructor, before main and before any thread. The entry
+ * is replaced in environ itself, as glibc's setenv does for a variable
+ * that exists: not through setenv, which a program may define for itself
+ * (bash does, over its own variable table, not yet built at this point). */
+static void hand_on_policy_path(bool secure)
+{
+	static const char name[] = "BACKSTOP_POLICY=";
+	const char *file = bs_policy_file(state.policy);
+	if (secure || file == NULL || *file != '/')
+		return;
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, name, sizeof name - 1) != 0)
+			continue;
+		if ((*e)[sizeof name - 1] == '/' || (*e)[sizeof name - 1] == '\0')
+			return;
+		size_t n = strlen(file) + 1;
+		char *entry = malloc(sizeof name - 1 + n); /* lives as long as environ */
+		if (entry != NULL) {
+			memcpy(entry, name, sizeof name - 1);
+			memcpy(entry + sizeof name - 1, file, n);
+			*e = entry;
+		}
+		return;
+	}
+}
+
 static void initialise(void)
 {
 	bs_real_resolve();
@@ -193,6 +222,7 @@ static void initialise(void)
 		policy_failed("the log could not be opened; exiting with status 78",
 			      &err, secure);
 	log_loaded();
+	hand_on_policy_path(secure);
 
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);

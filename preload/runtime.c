@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +87,36 @@ static pid_t owner_pid;
 bool bs_shared_child(void)
 {
 	return (pid_t)syscall(SYS_getpid) != owner_pid;
+}
+
+/* ---- pointers from the program ----------------------------------------- */
+
+#define PROBE_MAX 256 /* longer addresses are the kernel's to refuse (EINVAL) */
+#define PAGE_OF(a) ((a) & ~(uintptr_t)4095)
+
+/* The page of the latest range found readable by this thread. */
+static __thread uintptr_t readable_page __attribute__((tls_model("initial-exec")));
+
+bool bs_readable(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (len == 0 || len > PROBE_MAX)
+		return len == 0;
+	if (a + len < a || a < 4096)
+		return false;
+	uintptr_t page = PAGE_OF(a);
+	if (page == readable_page && PAGE_OF(a + len - 1) == page)
+		return true;
+	int saved = errno;
+	char copy[PROBE_MAX];
+	struct iovec local = { copy, len }, remote = { (void *)p, len };
+	ssize_t n = process_vm_readv(owner_pid, &local, 1, &remote, 1, 0);
+	/* ENOSYS, EPERM (a seccomp filter, a vfork child): cannot tell. */
+	bool ok = n == (ssize_t)len || (n < 0 && errno != EFAULT);
+	if (n == (ssize_t)len && PAGE_OF(a + len - 1) == page)
+		readable_page = page;
+	errno = saved;
+	return ok;
 }
 
 /* Every lock backstop has is taken here (the cap table's is the only

@@ -39,6 +39,7 @@
 
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
+#include "preload/eintr.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
 
@@ -117,47 +118,17 @@ static void abort_attempt(const struct outbound *o)
 	BS_REAL(connect)(o->fd, &unspec, sizeof unspec);
 }
 
-/* Signals the thread's own faults raise: they never interrupt a blocked
- * system call, and crash handlers (and sanitizer runtimes) install them
- * without SA_RESTART. */
-static bool fault_signal(int sig)
-{
-	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
-	       sig == SIGTRAP || sig == SIGSYS;
-}
-
-/* Whether the handler that just interrupted this thread asked for its call
- * to be restarted (SA_RESTART), as the kernel would for a plain connect.
- * Which signal it was is not known here, so: only when every signal this
- * thread can receive and catches (fault signals aside) is SA_RESTART.
- * Runs after EINTR only. */
-static bool handlers_restart(void)
-{
-	sigset_t blocked;
-	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
-		return false;
-	for (int sig = 1; sig < NSIG; sig++) {
-		struct sigaction sa;
-		if (fault_signal(sig) || sigismember(&blocked, sig) == 1 ||
-		    sigaction(sig, NULL, &sa) != 0)
-			continue;
-		bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL :
-			      sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
-		if (caught && !(sa.sa_flags & SA_RESTART))
-			return false;
-	}
-	return true;
-}
-
 /* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. A
  * socket timeout makes connect return EINTR even after an SA_RESTART
- * handler; a plain blocking connect would have been restarted, so it is
- * resumed (calling connect again waits for the one in flight, and says
- * EALREADY if the bound runs out) unless the program set its own timeout.
- * Inlined into both callers: on a first-try success its call and frame
- * were a tenth of what the managed connect adds. */
+ * handler, or after a stop and continue with no handler at all; a plain
+ * blocking connect would have been restarted, so it is resumed (calling
+ * connect again waits for the one in flight, and says EALREADY if the
+ * bound runs out) unless the program set its own timeout (then EINTR is
+ * what it would get without backstop too). Inlined into both callers: on
+ * a first-try success its call and frame were a tenth of what the
+ * managed connect adds. */
 static inline __attribute__((always_inline)) int
-connect_bounded(struct outbound *o, bs_ns bound)
+bounded_attempt(struct outbound *o, bs_ns bound, bool sigcont_held)
 {
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
@@ -174,10 +145,23 @@ connect_bounded(struct outbound *o, bs_ns bound)
 		int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 		if (resumed && err == EALREADY)
 			return EINPROGRESS;
-		if (err != EINTR || own != 0 || !handlers_restart())
+		if (err != EINTR || own != 0 ||
+		    !((sigcont_held && bs_sigcont_only_continued()) || bs_handlers_restart()))
 			return err;
 		resumed = true;
 	}
+}
+
+static inline __attribute__((always_inline)) int
+connect_bounded(struct outbound *o, bs_ns bound)
+{
+	sigset_t before;
+	bool held = o->program_timeout.tv_sec == 0 && o->program_timeout.tv_usec == 0 &&
+		    bs_sigcont_hold(&before);
+	int err = bounded_attempt(o, bound, held);
+	if (held)
+		pthread_sigmask(SIG_SETMASK, &before, NULL);
+	return err;
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */

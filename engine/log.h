@@ -34,6 +34,10 @@ struct bs_log {
 	bool via;                /* false (zero): not this mode */
 	int via_fd;
 	uint64_t via_dev, via_ino;
+	/* The file sink: its absolute path (NULL otherwise), and when its
+	 * path is next checked for a rotation (CLOCK_MONOTONIC_COARSE ns). */
+	char *path;
+	_Atomic uint64_t rotation_due;
 	char prog[64];           /* program name for the `prog` field */
 	atomic_ulong dropped;    /* lines that could not be written */
 	enum bs_log_io io;
@@ -60,7 +64,10 @@ struct bs_log {
  *    whose writes block when the program's descriptor is blocking.
  *  - a file: O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK,
  *    0600. A symbolic link is refused; so is anything that is not a
- *    regular file, a FIFO (with a reader) or a character device.
+ *    regular file, a FIFO (with a reader) or a character device. Rotation:
+ *    at most once a second, on a line, the path is compared with the
+ *    open file; when it names another file or none (`mv log log.1`), the
+ *    path is opened (created) again into the same descriptor number.
  *  - syslog: an AF_UNIX datagram socket connected to /dev/log.
  * Every private descriptor is close-on-exec and sits at a high number
  * (>= 900, or 7/8 of RLIMIT_NOFILE when that is lower), away from the

@@ -9,7 +9,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -150,12 +152,62 @@ static int open_inherited(struct bs_log *log, int n, const char *sink,
 	return 0;
 }
 
+#define FILE_FLAGS (O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
+#define ROTATION_CHECK_NS 1000000000ull /* how often a file sink's path is looked at */
+
+static bool loggable(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) || S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode);
+}
+
+/* The path to look at for rotation, absolute: the program may chdir. */
+static char *absolute_path(const char *path)
+{
+	char cwd[PATH_MAX];
+	if (path[0] == '/')
+		return strdup(path);
+	if (getcwd(cwd, sizeof cwd) == NULL)
+		return NULL; /* no rotation check: the path cannot be found again */
+	size_t n = strlen(cwd) + strlen(path) + 2;
+	char *abs = malloc(n);
+	if (abs != NULL)
+		snprintf(abs, n, "%s/%s", cwd, path);
+	return abs;
+}
+
+/* After a rotation (the path now names another file, or none), open the
+ * path again into the same descriptor number (dup3 replaces the file
+ * behind it atomically: a thread writing meanwhile writes to one or the
+ * other, and the number, protected from the program, stays ours). Looked
+ * at once a second at most, on a line, with a clock read from the vDSO;
+ * lines in that second still reach the old file, which rotation keeps. */
+static void follow_rotation(struct bs_log *log, int fd)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	uint64_t due = atomic_load_explicit(&log->rotation_due, memory_order_relaxed);
+	if (now < due || !atomic_compare_exchange_strong(&log->rotation_due, &due,
+							 now + ROTATION_CHECK_NS))
+		return; /* not due, or another thread looks */
+	struct stat ours, named;
+	if (fstat(fd, &ours) != 0 || !S_ISREG(ours.st_mode) ||
+	    (lstat(log->path, &named) == 0 && named.st_dev == ours.st_dev &&
+	     named.st_ino == ours.st_ino))
+		return;
+	int fresh = open(log->path, FILE_FLAGS, 0600);
+	if (fresh < 0)
+		return; /* e.g. a symbolic link put there: keep the old file */
+	if (fstat(fresh, &named) == 0 && loggable(&named))
+		syscall(SYS_dup3, fresh, fd, O_CLOEXEC);
+	raw_close(fresh);
+}
+
 static int open_file(struct bs_log *log, const char *path, struct bs_error *err)
 {
 	if (path == NULL || path[0] == '\0')
 		return fail(log, err, "file", "no path given", 0);
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
-				    O_NONBLOCK | O_NOCTTY, 0600);
+	int fd = open(path, FILE_FLAGS, 0600);
 	if (fd < 0 && errno == ELOOP)
 		return fail(log, err, path, "is a symbolic link (refused; name the target)", 0);
 	if (fd < 0 && errno == ENXIO)
@@ -163,13 +215,14 @@ static int open_file(struct bs_log *log, const char *path, struct bs_error *err)
 	if (fd < 0)
 		return fail(log, err, path, "cannot open", errno);
 	struct stat st;
-	if (fstat(fd, &st) < 0 ||
-	    !(S_ISREG(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))) {
+	if (fstat(fd, &st) < 0 || !loggable(&st)) {
 		raw_close(fd);
 		return fail(log, err, path, "is not a regular file, FIFO or character device", 0);
 	}
 	log->io = S_ISFIFO(st.st_mode) ? BS_LOGIO_PIPE : BS_LOGIO_WRITE;
 	log->fd = own_high(fd);
+	if (S_ISREG(st.st_mode))
+		log->path = absolute_path(path);
 	return 0;
 }
 
@@ -196,6 +249,8 @@ int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 	log->kind = g->log_kind;
 	log->fd = -1;
 	log->via = false;
+	log->path = NULL;
+	atomic_init(&log->rotation_due, 0);
 	log->io = BS_LOGIO_WRITE;
 	atomic_init(&log->dropped, 0);
 	size_t n = prog != NULL ? strnlen(prog, sizeof(log->prog) - 1) : 0;
@@ -235,6 +290,8 @@ void bs_log_close(struct bs_log *log)
 	int fd = __atomic_exchange_n(&log->fd, -1, __ATOMIC_RELAXED);
 	if (fd >= 0)
 		raw_close(fd);
+	free(log->path);
+	log->path = NULL;
 	errno = saved;
 }
 
@@ -333,6 +390,8 @@ int bs_log_write(struct bs_log *log, const char *buf, size_t len)
 	const bool via = fd < 0 && log->via && len > 0;
 	if (via)
 		fd = open_via(log);
+	else if (fd >= 0 && log->path != NULL)
+		follow_rotation(log, fd);
 	ssize_t n = -1;
 	if (fd >= 0 && len > 0) {
 		switch (log->io) {

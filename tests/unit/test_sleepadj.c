@@ -166,9 +166,7 @@ START_TEST(fixed_seed_reproduces_the_sequence)
 }
 END_TEST
 
-BS_SUITE(sleepadj_suite)
-{
-	/* The remainder an interrupted retry sleep returned, asked for next, is
+/* The remainder an interrupted retry sleep returned, asked for next, is
  * a resumption (once); anything else is not, and clears it; a success
  * clears it too. */
 START_TEST(resumption_is_recognised_once)
@@ -200,7 +198,9 @@ START_TEST(absolute_deadline_keeps_its_adjustment)
 }
 END_TEST
 
-Suite *s = suite_create("sleepadj");
+BS_SUITE(sleepadj_suite)
+{
+	Suite *s = suite_create("sleepadj");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, failures_count_and_success_resets);
 	tcase_add_test(tc, retry_sleep_only_within_window);

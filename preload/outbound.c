@@ -369,7 +369,8 @@ static void restore_timeout(struct outbound *o)
 
 /* A thread cancelled inside connect leaves nothing behind: the slot it
  * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
- * back. (The pause's timerfd has its own handler.) */
+ * back. (The pause's timerfd has its own handler; a SIGCONT held for an
+ * attempt stays blocked in a thread that is ending anyway.) */
 static void cancelled(void *arg)
 {
 	struct outbound *o = arg;
@@ -427,9 +428,8 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.passed = false;
 	o.timeout_replaced = false;
 	o.replay = false;
-	o.dest[0] = '\0';
-
 	o.slot = BS_CAP_NONE;
+	o.dest[0] = '\0';
 
 	socklen_t tl = sizeof o.program_timeout;
 	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)

@@ -3,6 +3,8 @@
 #include "preload/eintr.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <time.h>
 
 /* Signals the thread's own faults raise: they never interrupt a blocked
@@ -19,22 +21,50 @@ static bool fault_signal(int sig)
  * Which signal it was is not known here, so: only when every signal this
  * thread can receive and catches (fault signals aside) is SA_RESTART.
  * Runs after EINTR only. */
-bool bs_handlers_restart(void)
+/* Whether a signal outside `blocked` (NULL: none) has a handler without
+ * SA_RESTART. One sigaction call per signal. */
+static bool interrupting_handler(const sigset_t *blocked)
 {
-	sigset_t blocked;
-	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
-		return false;
 	for (int sig = 1; sig < NSIG; sig++) {
 		struct sigaction sa;
-		if (fault_signal(sig) || sigismember(&blocked, sig) == 1 ||
+		if (fault_signal(sig) || (blocked && sigismember(blocked, sig) == 1) ||
 		    sigaction(sig, NULL, &sa) != 0)
 			continue;
 		bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL :
 			      sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
 		if (caught && !(sa.sa_flags & SA_RESTART))
-			return false;
+			return true;
 	}
-	return true;
+	return false;
+}
+
+bool bs_handlers_restart(void)
+{
+	sigset_t blocked;
+	return pthread_sigmask(SIG_BLOCK, NULL, &blocked) == 0 &&
+	       !interrupting_handler(&blocked);
+}
+
+#define SCAN_EVERY_NS 1000000000ull
+
+/* The process-wide answer of interrupting_handler, at most a second old:
+ * holding SIGCONT costs two system calls per attempt, and is only worth
+ * it when an EINTR could be either a handler's or a stop's. */
+static _Atomic uint64_t scanned_at; /* CLOCK_MONOTONIC_COARSE ns, | 1; 0: never */
+static atomic_bool interrupting;
+
+static bool interrupting_handler_recently(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	uint64_t now = ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec) | 1;
+	uint64_t last = atomic_load_explicit(&scanned_at, memory_order_acquire);
+	if (last != 0 && now - last < SCAN_EVERY_NS)
+		return atomic_load_explicit(&interrupting, memory_order_relaxed);
+	bool any = interrupting_handler(NULL);
+	atomic_store_explicit(&interrupting, any, memory_order_relaxed);
+	atomic_store_explicit(&scanned_at, now, memory_order_release);
+	return any;
 }
 
 /* Job control (^Z, then fg) stops and continues a thread blocked in
@@ -45,11 +75,16 @@ bool bs_handlers_restart(void)
  * exactly when the process was continued. Held only when the program
  * does not block SIGCONT itself; taken back with sigtimedwait when its
  * action is the default one (a handler of the program's runs when the
- * mask is restored, and the usual SA_RESTART rule decides). Limit: in a
- * process whose other threads leave SIGCONT unblocked, the kernel may
- * discard it at one of those, and EINTR surfaces as before. */
+ * mask is restored, and the usual SA_RESTART rule decides). Held only in
+ * a process where some handler lacks SA_RESTART (looked at once a second:
+ * otherwise every EINTR is resumed anyway). Limits: in a process whose
+ * other threads leave SIGCONT unblocked, the kernel may discard it at one
+ * of those; and within a second of installing its first such handler; in
+ * both cases EINTR surfaces as before. */
 bool bs_sigcont_hold(sigset_t *before)
 {
+	if (!interrupting_handler_recently())
+		return false; /* every EINTR is resumed anyway */
 	sigset_t cont;
 	sigemptyset(&cont);
 	sigaddset(&cont, SIGCONT);

@@ -16,7 +16,10 @@
 bool bs_handlers_restart(void);
 
 /* Hold SIGCONT pending for an attempt (*before: the mask to restore).
- * false when the program blocks SIGCONT itself (nothing was changed). */
+ * false, changing nothing, when the program blocks SIGCONT itself or has
+ * no handler without SA_RESTART (as of the last second: then every EINTR
+ * is resumed anyway, and holding would cost two system calls for
+ * nothing). */
 bool bs_sigcont_hold(sigset_t *before);
 
 /* After EINTR, with SIGCONT held: whether the process was stopped and

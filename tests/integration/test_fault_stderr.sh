@@ -14,7 +14,9 @@
 # 3. The reader of the daemon's launch pipe must see EOF once the daemon
 # has let go of it, while the daemon still runs.
 command -v redis-server >/dev/null || fail "redis-server is not installed (scripts/deps.d)"
-sock="$BS_TMP/redis.sock" pidfile="$BS_TMP/redis.pid"
+sock="$BS_TMP/redis.sock" pidfile="$BS_TMP/redis.pid" daemon_pid=
+# The daemons are no jobs of this shell: end them whatever happens.
+trap 'kill $(cat "$pidfile" 2>/dev/null) $daemon_pid 2>/dev/null; bs_cleanup' EXIT
 mkfifo launch
 timeout 30 cat launch >launch.out &
 reader=$!
@@ -53,6 +55,7 @@ daemon_pid=$(await_ready "$ready")
 wait "$reader" || fail "the python daemon's launch pipe never reached EOF"
 assert_eq "$(count_lines '"event":"connect.retry"' launch2.out)" 1 "retry lines that reached the launch pipe"
 kill "$daemon_pid"
+daemon_pid=
 
 # 4. fd 2 open for reading: the log is off, the program reads its data and EOF.
 log_reader='import socket, sys, os

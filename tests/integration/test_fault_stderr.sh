@@ -16,7 +16,7 @@
 command -v redis-server >/dev/null || fail "redis-server is not installed (scripts/deps.d)"
 sock="$BS_TMP/redis.sock" pidfile="$BS_TMP/redis.pid" daemon_pid=
 # The daemons are no jobs of this shell: end them whatever happens.
-trap 'kill $(cat "$pidfile" 2>/dev/null) $daemon_pid 2>/dev/null; bs_cleanup' EXIT
+trap 'kill $(cat "$pidfile" 2>/dev/null) $daemon_pid 2>/dev/null || true; bs_cleanup' EXIT
 mkfifo launch
 timeout 30 cat launch >launch.out &
 reader=$!

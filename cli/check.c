@@ -14,7 +14,9 @@ static const char help[] =
 	"the BACKSTOP_* environment variables on top, exactly as the library\n"
 	"does, and print every effective setting with its origin (default, the\n"
 	"file and line, or the variable). An unknown key, a bad value or an\n"
-	"unknown BACKSTOP_* variable is an error naming where it is.\n"
+	"unknown BACKSTOP_* variable is an error naming where it is. A setting\n"
+	"that cannot do what it seems to (max_per_client in a server that forks\n"
+	"per connection) is warned about on stderr.\n"
 	"\n"
 	"Options:\n"
 	"  -h, --help   this text\n"
@@ -42,6 +44,12 @@ int cli_check(int argc, char **argv)
 	if (!policy)
 		return CLI_FAIL;
 	bs_policy_describe(policy, stdout);
+	/* Said loudly, because nothing else would show it (docs/inbound.md). */
+	if (policy->accept.max_per_client > 0)
+		fputs("backstop: warning: [accept] max_per_client counts the connections each process\n"
+		      "backstop: warning: holds; a server that forks a child per connection and closes\n"
+		      "backstop: warning: its own copy (inetd style) is not limited by it. See\n"
+		      "backstop: warning: docs/inbound.md, \"Fork-per-connection servers\".\n", stderr);
 	printf("policy OK: %s, %zu dest rule%s", policy->source, policy->n_rules - 1,
 	       policy->n_rules == 2 ? "" : "s");
 	if (policy->n_wraps > 1) {

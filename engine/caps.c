@@ -484,6 +484,27 @@ uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot)
 	return e ? atomic_load(&e->queued) : 0;
 }
 
+/* Fork discipline, as socket_wrapper and glibc's own allocator do it: the
+ * forking thread takes the lock before fork, so that no other thread is
+ * half-way through an update of the table at the moment it is copied, and
+ * both processes let go of it after. */
+void bs_caps_fork_prepare(struct bs_caps *caps)
+{
+	if (caps != NULL)
+		pthread_mutex_lock(&caps->lock);
+}
+
+void bs_caps_fork_parent(struct bs_caps *caps)
+{
+	if (caps != NULL)
+		pthread_mutex_unlock(&caps->lock);
+}
+
+/* The child's only thread is the one that took the lock: a fresh lock
+ * replaces it (the old one's owner is a thread of the parent as far as
+ * its internals go). The waiters were threads of the parent. The counts
+ * are rebuilt by the caller (bs_caps_recount_*): slots that threads of
+ * the parent held while inside connect have no owner here. */
 void bs_caps_after_fork_child(struct bs_caps *caps)
 {
 	if (caps == NULL)
@@ -491,10 +512,23 @@ void bs_caps_after_fork_child(struct bs_caps *caps)
 	pthread_mutex_init(&caps->lock, NULL);
 	for (uint32_t i = 0; i <= caps->mask; i++) {
 		struct cap_entry *e = &caps->cells[i];
-		if (e->state != CELL_LIVE || e->head == NULL)
+		if (e->state != CELL_LIVE)
 			continue;
 		e->head = e->tail = NULL;
 		atomic_store(&e->queued, 0);
-		entry_retire(caps, e);
+		atomic_store(&e->count, 0);
 	}
+}
+
+void bs_caps_recount_add(struct bs_caps *caps, uint32_t slot)
+{
+	if (slot <= caps->mask && caps->cells[slot].state == CELL_LIVE)
+		caps->cells[slot].count++;
+}
+
+void bs_caps_recount_end(struct bs_caps *caps)
+{
+	for (uint32_t i = 0; i <= caps->mask; i++)
+		if (caps->cells[i].state == CELL_LIVE)
+			entry_retire(caps, &caps->cells[i]);
 }

@@ -82,8 +82,19 @@ uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot);
  * NULL restores it). For tests: waits still end by the real deadline_at. */
 void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ctx);
 
-/* In a forked child: reinitialise the lock and forget the waiters (they
- * were threads of the parent). Counts are the child's own copy. */
+/* fork: bs_caps_fork_prepare takes the lock before fork (pthread_atfork
+ * prepare), bs_caps_fork_parent releases it in the parent. In the child,
+ * bs_caps_after_fork_child gives a fresh lock, forgets the waiters (they
+ * were threads of the parent) and zeroes every count; the caller then
+ * counts each slot a descriptor of the child holds with
+ * bs_caps_recount_add and ends with bs_caps_recount_end, which frees the
+ * keys nobody holds. A slot a thread of the parent held while inside
+ * connect is thus not carried into the child, where nothing would ever
+ * give it back. Single-threaded (the child, right after fork). */
+void bs_caps_fork_prepare(struct bs_caps *caps);
+void bs_caps_fork_parent(struct bs_caps *caps);
 void bs_caps_after_fork_child(struct bs_caps *caps);
+void bs_caps_recount_add(struct bs_caps *caps, uint32_t slot);
+void bs_caps_recount_end(struct bs_caps *caps);
 
 #endif

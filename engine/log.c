@@ -302,7 +302,7 @@ void bs_line_errno(struct bs_logline *line, const char *key, int err)
 void bs_line_emit(struct bs_logline *line, struct bs_log *log)
 {
 	int saved = errno;
-	if (log == NULL || bs_log_fd(log) < 0) {
+	if (log == NULL || !bs_log_on(log)) {
 		errno = saved;
 		return;
 	}

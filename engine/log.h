@@ -6,6 +6,7 @@
 #define BS_LOG_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,17 @@ enum bs_log_io {
  * program's own file status flags). */
 struct bs_log {
 	enum bs_log_kind kind;
-	int fd;                  /* -1 when off; read it with bs_log_fd() */
+	int fd;                  /* the private descriptor, or -1; read it with bs_log_fd() */
+	/* The stderr sink on a pipe, FIFO, terminal or character device
+	 * holds no descriptor: each line reopens the program's fd 2 while it
+	 * still names the file it named at start-up (via_dev/via_ino). */
+	bool via;                /* false (zero): not this mode */
+	int via_fd;
+	uint64_t via_dev, via_ino;
+	/* The file sink: its absolute path (NULL otherwise), and when its
+	 * path is next checked for a rotation (CLOCK_MONOTONIC_COARSE ns). */
+	char *path;
+	_Atomic uint64_t rotation_due;
 	char prog[64];           /* program name for the `prog` field */
 	atomic_ulong dropped;    /* lines that could not be written */
 	enum bs_log_io io;
@@ -37,18 +48,26 @@ struct bs_log {
  * the log off (fd -1), so it can still be used: lines go nowhere.
  *
  * Descriptors (see docs/log-format.md):
- *  - stderr / fd:N: when fd 2 is closed the stderr sink is off (not an
- *    error: the program could not print either); a closed fd:N is an
- *    error. A pipe, FIFO, tty or character device is reopened
- *    through /proc/self/fd/N (a new open file description, so our
- *    O_NONBLOCK never touches the program's); a regular file is dup'ed
+ *  - stderr / fd:N: when fd 2 is closed or open read-only the stderr sink
+ *    is off (not an error: the program could not print either); a closed
+ *    or read-only fd:N is an error. On stderr, a pipe, FIFO, tty or
+ *    character device is never held: each line opens /proc/self/fd/2
+ *    anew (O_NONBLOCK in our own open file description), writes and
+ *    closes, and only while fd 2 still names the file it named at
+ *    start-up, so a daemon that lets go of its launcher's pipe or
+ *    terminal is not kept attached to it. For fd:N the same is reopened
+ *    once and held (the operator named a descriptor for the log); a
+ *    regular file is dup'ed
  *    (sharing the program's offset, so neither overwrites the other); a
  *    socket (systemd's journal) is dup'ed and written with send(2) and
  *    MSG_DONTWAIT|MSG_NOSIGNAL. Without /proc a pipe falls back to a dup,
  *    whose writes block when the program's descriptor is blocking.
  *  - a file: O_WRONLY|O_APPEND|O_CREAT|O_CLOEXEC|O_NOFOLLOW|O_NONBLOCK,
  *    0600. A symbolic link is refused; so is anything that is not a
- *    regular file, a FIFO (with a reader) or a character device.
+ *    regular file, a FIFO (with a reader) or a character device. Rotation:
+ *    at most once a second, on a line, the path is compared with the
+ *    open file; when it names another file or none (`mv log log.1`), the
+ *    path is opened (created) again into the same descriptor number.
  *  - syslog: an AF_UNIX datagram socket connected to /dev/log.
  * Every private descriptor is close-on-exec and sits at a high number
  * (>= 900, or 7/8 of RLIMIT_NOFILE when that is lower), away from the
@@ -58,6 +77,12 @@ struct bs_log {
 int bs_log_open(struct bs_log *log, const struct bs_global *g, const char *prog,
 		struct bs_error *err);
 void bs_log_close(struct bs_log *log);
+
+/* Whether lines go anywhere. */
+static inline bool bs_log_on(const struct bs_log *log)
+{
+	return __atomic_load_n(&log->fd, __ATOMIC_RELAXED) >= 0 || log->via;
+}
 
 /* The sink descriptor, or -1 (a relaxed atomic load: bs_log_move may
  * change it while other threads log). */

@@ -92,7 +92,8 @@ enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 	if (err == ETIMEDOUT && r->bound_by_deadline)
 		return give_up(r, err, BS_GIVEUP_DEADLINE);
 	if (s->retryable != NULL && !s->retryable(s->ctx, err))
-		return give_up(r, err, BS_GIVEUP_NOT_RETRYABLE);
+		return give_up(r, err, err == EINTR ? BS_GIVEUP_INTERRUPTED
+						    : BS_GIVEUP_NOT_RETRYABLE);
 	if (call->limits.attempts != 0 && r->attempt >= call->limits.attempts)
 		return give_up(r, err, BS_GIVEUP_ATTEMPTS);
 
@@ -112,9 +113,15 @@ enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 	return BS_RETRY_AGAIN;
 }
 
+/* The program sees the last real error, not the interruption: the
+ * attempt before the pause had already ended, so a plain call would have
+ * returned that error; an EINTR would tell a program that follows POSIX
+ * to wait for a connection still in progress, find SO_ERROR 0 (nothing is
+ * in flight) and take a refused connect for a connected one. */
 void bs_retry_interrupted(struct bs_retry *r, int err)
 {
-	give_up(r, err, BS_GIVEUP_INTERRUPTED);
+	(void)err;
+	give_up(r, r->last_err, BS_GIVEUP_INTERRUPTED);
 }
 
 int bs_retry_run(const struct bs_retry_call *call, const struct bs_retry_io *io)
@@ -137,7 +144,7 @@ int bs_retry_run(const struct bs_retry_call *call, const struct bs_retry_io *io)
 		const int paused = io->pause(io->ctx, delay);
 		if (paused != 0) {
 			bs_retry_interrupted(&r, paused);
-			return paused;
+			return bs_retry_error(&r);
 		}
 	}
 }

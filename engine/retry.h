@@ -96,12 +96,14 @@ enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 				   bs_ns *delay);
 
 /* The pause was interrupted (err, normally EINTR): give up with reason
- * interrupted. */
+ * interrupted. The call returns the last attempt's error, which is what
+ * the program's own call would have returned: the attempt was over before
+ * the pause began. (An attempt that itself ends with EINTR, not retried,
+ * also gives up with reason interrupted, returning EINTR.) */
 void bs_retry_interrupted(struct bs_retry *r, int err);
 
 /* What the program must see after a give-up: the last real error, or
- * ETIMEDOUT when no attempt ran or the last one was cut by the deadline,
- * or the interruption. */
+ * ETIMEDOUT when no attempt ran or the last one was cut by the deadline. */
 static inline int bs_retry_error(const struct bs_retry *r)
 {
 	return r->last_err;

@@ -9,11 +9,38 @@ void bs_sleep_state_note(struct bs_sleep_state *st, int err, bs_ns now)
 	if (err == 0 || err == EISCONN) {
 		st->last_fail_at = 0;
 		st->streak = 0;
+		st->resume_ns = 0;
 	} else if (err != EINPROGRESS && err != EALREADY) {
 		st->last_fail_at = now ? now : 1; /* 0 means "none" */
 		if (st->streak < UINT32_MAX)
 			st->streak++;
 	}
+}
+
+bool bs_sleep_resumes(struct bs_sleep_state *st, bs_ns requested)
+{
+	bool resumes = st->resume_ns != 0 && requested == st->resume_ns;
+	st->resume_ns = 0;
+	return resumes;
+}
+
+void bs_sleep_interrupted(struct bs_sleep_state *st, bs_ns left)
+{
+	st->resume_ns = left;
+}
+
+bool bs_sleep_abs_resumes(const struct bs_sleep_state *st, bs_ns deadline, bs_ns *given)
+{
+	if (st->abs_asked == 0 || deadline != st->abs_asked)
+		return false;
+	*given = st->abs_given;
+	return true;
+}
+
+void bs_sleep_abs_note(struct bs_sleep_state *st, bs_ns asked, bs_ns given)
+{
+	st->abs_asked = asked;
+	st->abs_given = given;
 }
 
 uint32_t bs_sleep_retry_streak(const struct bs_sleep_policy *p,

@@ -3,7 +3,7 @@
 #   make soak                  the soak test at its full size: 16 threads,
 #                              1,000,000 connect/close cycles (make check
 #                              runs it with 40,000)
-#   make check SANITIZE=address,undefined | SANITIZE=thread
+#   make check SANITIZE=address,undefined | SANITIZE=thread (check-tsan)
 #                              the whole suite with the preload built with
 #                              that sanitizer (the Makefile); the options the
 #                              runtimes get are in tests/sanitizer/.
@@ -31,3 +31,8 @@ endif
 ifneq ($(findstring thread,$(SANITIZE)),)
 export TSAN_OPTIONS ?= halt_on_error=0:report_signal_unsafe=0:second_deadlock_stack=1:die_after_fork=0
 endif
+
+# The suite under ThreadSanitizer (build-thread/): `make check-tsan`.
+.PHONY: check-tsan
+check-tsan:
+	@$(MAKE) --no-print-directory check-run SANITIZE=thread

@@ -1,6 +1,8 @@
 /* Loading a policy: defaults, then the file, then the environment, then
  * inheritance ([dest] rules take what they do not set from [connect]),
  * cross-key validation and the lookup tables. */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,28 @@ __attribute__((format(printf, 2, 3))) static int fail(struct bs_error *err,
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+/* A relative BACKSTOP_POLICY names a file in the directory the process
+ * started in, but every child inherits the variable and would look for
+ * it from its own working directory, failing (status 78) wherever that
+ * differs. So it is resolved once, here, against the working directory
+ * at start-up: the policy's source is the absolute path, and the preload
+ * hands that on to its children (preload/runtime.c). Refusing it would
+ * break the natural `BACKSTOP_POLICY=policy.ini prog`; resolving it keeps
+ * that working for the whole process tree. Symbolic links are kept (no
+ * realpath): the name means what it meant to the operator. */
+static const char *make_absolute(const char *path, char out[PATH_MAX],
+				 struct bs_error *err)
+{
+	if (!getcwd(out, PATH_MAX))
+		return fail(err, "BACKSTOP_POLICY: relative path '%s' and the working directory is unknown (%s); give an absolute path",
+			    path, strerror(errno)), NULL;
+	size_t n = strlen(out);
+	if (n + 1 + strlen(path) + 1 > PATH_MAX)
+		return fail(err, "BACKSTOP_POLICY: '%s/%s' is too long", out, path), NULL;
+	snprintf(out + n, PATH_MAX - n, "%s%s", n > 0 && out[n - 1] == '/' ? "" : "/", path);
+	return out;
 }
 
 static void inherit_from_connect(struct bs_policy *p)
@@ -122,10 +146,13 @@ int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
 	const char *path = opts->path;
 	*out = NULL;
 	err->msg[0] = '\0';
+	char absolute[PATH_MAX];
 	if (!path && envp) {
 		path = bs_env_get(envp, "BACKSTOP_POLICY");
 		if (path && !*path)
 			return fail(err, "BACKSTOP_POLICY: empty (set it to a policy file, or unset it for the built-in policy)");
+		if (path && *path != '/' && !(path = make_absolute(path, absolute, err)))
+			return -1;
 	}
 	struct stat st;
 	if (!path && opts->secure && stat(SECURE_POLICY_PATH, &st) == 0)
@@ -158,6 +185,11 @@ int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
 bad:
 	bs_policy_free(p);
 	return -1;
+}
+
+const char *bs_policy_file(const struct bs_policy *p)
+{
+	return p->origins ? p->origins->file : NULL;
 }
 
 int bs_policy_builtin(struct bs_policy **out, struct bs_error *err)

@@ -10,9 +10,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "policy/load_internal.h"
@@ -191,14 +194,14 @@ static char *read_line(char *str, int num, void *stream)
 	int ch;
 	if (c->failed)
 		return NULL;
-	while ((ch = getc(c->f)) != EOF && ch != '\n') {
+	/* Bounded: a line past the limit is refused as soon as it is, so no
+	 * input (a file of zeros, a device) makes this read forever. */
+	while (len <= LINE_LIMIT && (ch = getc(c->f)) != EOF && ch != '\n') {
 		if (ch == '\0')
 			nul = true;
-		if (len < sizeof buf - 1)
-			buf[len] = (char)ch;
-		len++; /* keep counting, to report the whole line as too long */
+		buf[len++] = (char)ch;
 	}
-	if (ch == EOF && len == 0)
+	if (len == 0 && ch == EOF)
 		return NULL;
 	c->line++;
 	if (len > 0 && len < sizeof buf && buf[len - 1] == '\r')
@@ -274,15 +277,37 @@ static int on_key(void *user, const char *section, const char *name,
 	return 1;
 }
 
+/* The policy file, opened without blocking (a FIFO with no writer would
+ * block open itself, before any timeout the program could arm) and
+ * refused unless it is a regular file (a FIFO, a terminal or /dev/zero
+ * could block or never end). O_NONBLOCK means nothing to a regular file's
+ * reads. close() is the preload's wrapper: the raw system call here. */
+static FILE *open_regular(const char *path, struct bs_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct stat st;
+	const char *why = fstat(fd, &st) != 0 ? "cannot stat it" :
+			  S_ISDIR(st.st_mode) ? "is a directory" :
+			  !S_ISREG(st.st_mode) ? "not a regular file (a FIFO, device or socket is refused)" :
+			  NULL;
+	FILE *f = why ? NULL : fdopen(fd, "r");
+	if (!f) {
+		snprintf(err->msg, sizeof err->msg, "%s: %s", path, why ? why : strerror(errno));
+		syscall(SYS_close, fd);
+	}
+	return f;
+}
+
 int bs_parse_file(struct bs_policy *p, const char *path, bool privileged,
 		  struct bs_error *err)
 {
 	struct parse_ctx c = {.p = p, .path = path, .err = err};
-	c.f = fopen(path, "re");
-	if (!c.f) {
-		snprintf(err->msg, sizeof err->msg, "%s: cannot open: %s", path, strerror(errno));
+	if (!(c.f = open_regular(path, err)))
 		return -1;
-	}
 	if (privileged && bs_file_trusted(fileno(c.f), path, geteuid(), err) != 0) {
 		fclose(c.f);
 		return -1;

@@ -234,6 +234,9 @@ struct bs_error {
  * Returns 0 and sets *out, or -1 with err filled in. */
 int bs_policy_load(const struct bs_load_options *opts, struct bs_policy **out,
 		   struct bs_error *err);
+/* The policy file's path as read (a relative BACKSTOP_POLICY made
+ * absolute), or NULL for the built-in policy. */
+const char *bs_policy_file(const struct bs_policy *p);
 void bs_policy_free(struct bs_policy *policy);
 
 /* The built-in default policy (what applies with no file and no variables). */

@@ -11,6 +11,7 @@
 #include "preload/fdgaps.h"
 #include "preload/fdtrack.h"
 #include "preload/real.h"
+#include "preload/runtime.h"
 
 static int real_close(int fd)
 {
@@ -26,6 +27,8 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 
 static __attribute__((noinline)) int close_watched(int fd)
 {
+	if (bs_shared_child())
+		return real_close(fd); /* vfork: the slots are the parent's */
 	/* Forget the entry first, so a number reused by another thread right
 	 * after the real close is not mistaken for this socket; give the
 	 * slot back only after, so the peer never sees one connection too
@@ -79,7 +82,7 @@ static bool closes(unsigned lo, unsigned hi, int flags)
 
 BS_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
-	if (!closes(lo, hi, flags))
+	if (!closes(lo, hi, flags) || bs_shared_child())
 		return real_close_range(lo, hi, flags);
 	bs_fdtrack_mark_range(lo, hi);
 	int r = close_around_private(lo, hi, flags);
@@ -96,6 +99,13 @@ BS_EXPORT void closefrom(int lowfd)
 	unsigned lo = lowfd < 0 ? 0 : (unsigned)lowfd;
 	void (*fn)(int) = BS_REAL(closefrom);
 	int priv[1];
+	if (bs_shared_child()) {
+		if (fn != NULL)
+			fn(lowfd);
+		else
+			real_close_range(lo, UINT_MAX, 0);
+		return;
+	}
 	bs_fdtrack_mark_range(lo, UINT_MAX);
 	if (fn != NULL && bs_fdtrack_private_in(lo, UINT_MAX, priv, 1) == 0)
 		fn(lowfd);

@@ -9,7 +9,9 @@ BS_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 {
 	const struct sockaddr *sa = addr.__sockaddr__;
 	struct bs_runtime *rt = bs_runtime();
-	if (rt == NULL || !bs_outbound_family(sa, len))
+	/* An address the kernel would refuse (EFAULT) is the kernel's to
+	 * refuse: backstop reads none of it. */
+	if (rt == NULL || !bs_readable(sa, len) || !bs_outbound_family(sa, len))
 		return BS_REAL(connect)(fd, sa, len);
 	return bs_outbound_connect(rt, fd, sa, len);
 }

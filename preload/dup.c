@@ -11,6 +11,7 @@
 
 #include "preload/fdtrack.h"
 #include "preload/real.h"
+#include "preload/runtime.h"
 
 /* What the real call needs after the bookkeeping: a uniform shape for
  * dup, dup2, dup3 and the two fcntl entry points. */
@@ -55,6 +56,8 @@ static bool replaces(const struct dup_call *c)
 /* The slow path: some descriptor involved is tracked or private. */
 static __attribute__((noinline)) int dup_watched(const struct dup_call *c)
 {
+	if (bs_shared_child())
+		return dup_real(c); /* vfork: the tables are the parent's */
 	if (bs_fdtrack_is_private(c->oldfd)) {
 		errno = EBADF; /* not a number the program opened */
 		return -1;

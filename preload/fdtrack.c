@@ -1,5 +1,5 @@
-/* Descriptor tracking: which fds hold a cap slot, and which are private
- * to backstop.
+/* Descriptor tracking: which fds hold a cap slot (backstop's private
+ * descriptors are preload/fdprivate.c's).
  *
  * The table has one 32-bit entry per fd number up to the hard
  * RLIMIT_NOFILE (at most BS_FDT_LIMIT), mapped once with MAP_NORESERVE so
@@ -35,6 +35,7 @@
 
 struct holder {
 	_Atomic uint32_t refs;
+	uint32_t fork_mark;         /* bs_fdtrack_after_fork_child's own */
 	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
 	_Atomic uint32_t slot;
 	struct bs_caps *_Atomic caps;
@@ -422,4 +423,45 @@ unsigned bs_fdtrack_reclaim(void *ctx, uint32_t slot)
 		return 0;
 	walk(0, UINT32_MAX, reclaim_one, &rc);
 	return rc.released;
+}
+
+/* ---- fork -------------------------------------------------------------- */
+
+/* In the child of a fork, single-threaded: the descriptors are the truth.
+ * Every holder's references are recounted from the entries that name it
+ * (a dup, close or close_range that a thread of the parent had in flight
+ * never finishes here), a holder no entry names is freed without giving
+ * its slot back (the slot belongs to a socket the child has no entry
+ * for), and each cap count becomes the number of holders of its slot.
+ * The caller zeroed the counts (bs_caps_after_fork_child). */
+void bs_fdtrack_after_fork_child(struct bs_caps *caps)
+{
+	static uint32_t generation;
+	struct bs_fdtab *t = table();
+	uint32_t gen = ++generation;
+	uint32_t end = atomic_load(&g.high_water);
+	for (uint32_t fd = 0; g.holders != NULL && fd < end && fd < t->n; fd++) {
+		uint32_t v = atomic_load(&t->entries[fd]);
+		if (v == 0 || v == BS_FDT_PRIVATE)
+			continue;
+		v &= ~BS_FDT_CLOSING; /* its closer was a thread of the parent */
+		atomic_store(&t->entries[fd], v);
+		struct holder *h = holder_at(v);
+		if (h->fork_mark != gen) {
+			h->fork_mark = gen;
+			atomic_store(&h->refs, 0);
+			if (atomic_load(&h->caps) == caps)
+				bs_caps_recount_add(caps, atomic_load(&h->slot));
+		}
+		atomic_fetch_add(&h->refs, 1);
+	}
+	uint32_t used = atomic_load(&g.fresh);
+	for (uint32_t id = 1; id <= used && id <= g.n_holders; id++) {
+		struct holder *h = holder_at(id);
+		if (h->fork_mark != gen && atomic_load(&h->refs) != 0) {
+			atomic_store(&h->refs, 0);
+			holder_free(id);
+		}
+	}
+	bs_caps_recount_end(caps);
 }

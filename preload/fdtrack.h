@@ -92,6 +92,10 @@ void bs_fdtrack_adopt(int newfd, uint32_t ref);
 void bs_fdtrack_mark_range(unsigned lo, unsigned hi);
 void bs_fdtrack_settle_range(unsigned lo, unsigned hi, bool closed);
 
+/* In a forked child, after bs_caps_after_fork_child(caps): rebuild the
+ * references and the cap counts from the descriptors the child has. */
+void bs_fdtrack_after_fork_child(struct bs_caps *caps);
+
 /* Private fds in [lo, hi], ascending; returns how many (at most cap). */
 #define BS_FDT_MAX_PRIVATE 4
 unsigned bs_fdtrack_private_in(unsigned lo, unsigned hi, int *out, unsigned cap);

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <string.h>
 #include <time.h>
 
 #include "engine/backoff.h"
@@ -139,23 +138,36 @@ static bool admit(struct bs_runtime *rt, const struct bs_accept_policy *p,
 	return true;
 }
 
-/* Hand the peer to the program as accept4 would have: at most *addrlen
- * bytes copied, *addrlen set to the address's full length. */
-static void copy_peer(struct sockaddr *addr, socklen_t *addrlen,
-		      const struct sockaddr_storage *peer, socklen_t len)
+/* The real accept4. With a cap, backstop needs the peer even when the
+ * program passes no buffer for it. The program's addr and addrlen are
+ * never read or written here, only by the kernel, which answers EFAULT
+ * for a bad pointer as it does without backstop (where reading *addrlen
+ * first crashed); so with a buffer of the program's, the peer is asked
+ * again into our own (getpeername: only when a cap applies). *peerlen is
+ * 0 when the peer is not known (a connection already reset). */
+static int accept_peer(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags,
+		       bool capped, struct sockaddr_storage *peer, socklen_t *peerlen)
 {
-	if (addr == NULL)
-		return;
-	memcpy(addr, peer, len < *addrlen ? len : *addrlen);
-	*addrlen = len;
+	*peerlen = sizeof *peer;
+	if (!capped || addr == NULL) {
+		struct sockaddr *into = capped ? (struct sockaddr *)peer : addr;
+		return BS_REAL(accept4)(fd, into, capped ? peerlen : addrlen, flags);
+	}
+	int nfd = BS_REAL(accept4)(fd, addr, addrlen, flags);
+	if (nfd >= 0) {
+		int saved = errno;
+		if (getpeername(nfd, (struct sockaddr *)peer, peerlen) != 0)
+			*peerlen = 0;
+		errno = saved;
+	}
+	return nfd;
 }
 
 int bs_inbound_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
 		      int flags)
 {
 	struct bs_runtime *rt = bs_runtime();
-	/* A bad addrlen is the kernel's to report (EFAULT, EINVAL). */
-	if (rt == NULL || (addr != NULL && (addrlen == NULL || (int)*addrlen < 0)))
+	if (rt == NULL)
 		return BS_REAL(accept4)(fd, addr, addrlen, flags);
 	const struct bs_accept_policy *p = &rt->policy->accept;
 	/* With a cap, backstop needs the peer even when the program passes
@@ -165,20 +177,16 @@ int bs_inbound_accept(int fd, struct sockaddr *addr, socklen_t *addrlen,
 	int saved = errno; /* a successful accept leaves errno alone */
 	for (;;) {
 		struct sockaddr_storage peer;
-		socklen_t peerlen = sizeof peer;
-		int nfd = capped ? BS_REAL(accept4)(fd, (struct sockaddr *)&peer,
-						    &peerlen, flags)
-				 : BS_REAL(accept4)(fd, addr, addrlen, flags);
+		socklen_t peerlen;
+		int nfd = accept_peer(fd, addr, addrlen, flags, capped, &peer, &peerlen);
 		if (nfd >= 0) {
 			reset_exhaustion();
-			if (capped) {
-				/* Shed: a blocking listener waits for the next
-				 * client; a nonblocking one tries the next
-				 * pending connection, EAGAIN if none is left. */
-				if (!admit(rt, p, nfd, (struct sockaddr *)&peer, peerlen))
-					continue;
-				copy_peer(addr, addrlen, &peer, peerlen);
-			}
+			/* Shed: a blocking listener waits for the next client;
+			 * a nonblocking one tries the next pending connection,
+			 * EAGAIN if none is left. */
+			if (capped && peerlen >= sizeof(sa_family_t) &&
+			    !admit(rt, p, nfd, (struct sockaddr *)&peer, peerlen))
+				continue;
 			if (p->io_timeout && !(flags & SOCK_NONBLOCK))
 				bs_apply_io_timeout(nfd, p->io_timeout);
 			errno = saved;

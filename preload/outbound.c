@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
+#include "preload/eintr.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
 #include "preload/real.h"
@@ -55,6 +57,7 @@ struct outbound {
 	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	bool timeout_known;           /* program_timeout has been read */
+	uint32_t slot;                /* the cap slot until settled; BS_CAP_NONE */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	int premade;                  /* the first attempt's result, when made before
 				       * this state existed (bs_outbound_connect); -1: not */
@@ -139,48 +142,18 @@ static void abort_attempt(const struct outbound *o)
 		dissolve(o->fd);
 }
 
-/* Signals the thread's own faults raise: they never interrupt a blocked
- * system call, and crash handlers (and sanitizer runtimes) install them
- * without SA_RESTART. */
-static bool fault_signal(int sig)
-{
-	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL ||
-	       sig == SIGTRAP || sig == SIGSYS;
-}
-
-/* Whether the handler that just interrupted this thread asked for its call
- * to be restarted (SA_RESTART), as the kernel would for a plain connect.
- * Which signal it was is not known here, so: only when every signal this
- * thread can receive and catches (fault signals aside) is SA_RESTART.
- * Runs after EINTR only. */
-static bool handlers_restart(void)
-{
-	sigset_t blocked;
-	if (pthread_sigmask(SIG_BLOCK, NULL, &blocked) != 0)
-		return false;
-	for (int sig = 1; sig < NSIG; sig++) {
-		struct sigaction sa;
-		if (fault_signal(sig) || sigismember(&blocked, sig) == 1 ||
-		    sigaction(sig, NULL, &sa) != 0)
-			continue;
-		bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != NULL :
-			      sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
-		if (caught && !(sa.sa_flags & SA_RESTART))
-			return false;
-	}
-	return true;
-}
-
 /* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. A
  * socket timeout makes connect return EINTR even after an SA_RESTART
- * handler; a plain blocking connect would have been restarted, so it is
- * resumed (calling connect again waits for the one in flight, and says
- * EALREADY if the bound runs out) unless the program set its own timeout.
- * Not a socket: connect itself says so. */
-static int connect_bounded(struct outbound *o, bs_ns bound)
+ * handler, or after a stop and continue with no handler at all; a plain
+ * blocking connect would have been restarted, so it is resumed (calling
+ * connect again waits for the one in flight, and says EALREADY if the
+ * bound runs out) unless the program set its own timeout (then EINTR is
+ * what it would get without backstop too). Inlined into both callers: on
+ * a first-try success its call and frame were a tenth of what the
+ * managed connect adds. */
+static inline __attribute__((always_inline)) int
+bounded_attempt(struct outbound *o, bs_ns bound, bool sigcont_held)
 {
-	if (!program_timeout(o))
-		return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 	/* A send timeout the program set bounds each attempt too. */
 	bs_ns own = timeval_ns(o->program_timeout);
 	bs_ns now = o->clock; /* what the bound was computed from: no clock read */
@@ -196,10 +169,26 @@ static int connect_bounded(struct outbound *o, bs_ns bound)
 		int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
 		if (resumed && err == EALREADY)
 			return EINPROGRESS;
-		if (err != EINTR || own != 0 || !handlers_restart())
+		if (err != EINTR || own != 0 ||
+		    !((sigcont_held && bs_sigcont_only_continued()) || bs_handlers_restart()))
 			return err;
 		resumed = true;
 	}
+}
+
+/* A bounded attempt with a stop and continue held off the thread's
+ * EINTR (preload/eintr.h) when the program has no send timeout of its
+ * own. Not a socket: connect itself says so. */
+static int connect_bounded(struct outbound *o, bs_ns bound)
+{
+	if (!program_timeout(o))
+		return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
+	sigset_t before;
+	bool held = timeval_ns(o->program_timeout) == 0 && bs_sigcont_hold(&before);
+	int err = bounded_attempt(o, bound, held);
+	if (held)
+		pthread_sigmask(SIG_SETMASK, &before, NULL);
+	return err;
 }
 
 /* A watched attempt the watchdog aborted: put the program's send timeout
@@ -211,7 +200,7 @@ static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct
 {
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
 	dissolve(fd);
-	bool interrupted = err == EINTR && (timeval_ns(*own) != 0 || !handlers_restart());
+	bool interrupted = err == EINTR && (timeval_ns(*own) != 0 || !bs_handlers_restart());
 	return interrupted ? EINTR : ETIMEDOUT;
 }
 
@@ -317,12 +306,21 @@ static int attempt_io(void *ctx, bs_ns bound)
  * ends with EINTR otherwise, where clock_nanosleep (and a futex wait with
  * a timeout) always ends with EINTR. So the program's SA_RESTART choice
  * decides, as for a plain blocking connect: a restarting handler lets the
- * retries go on, any other makes connect return -1/EINTR. Without a
- * descriptor to spare, clock_nanosleep it is. */
+ * retries go on, any other makes the call end (with the last real error:
+ * see bs_retry_run). Without a descriptor to spare, clock_nanosleep it is.
+ *
+ * A delay of 0 (base = 0, or full jitter drawing 0) is no pause at all: an
+ * it_value of zero would disarm the timer, and the read would never
+ * return. bs_timespec is exact, so any delay > 0 arms it. */
+static void close_timer(void *arg)
+{
+	BS_REAL(close)(*(const int *)arg);
+}
+
 int bs_pause_io(void *ctx, bs_ns delay)
 {
 	(void)ctx;
-	if (delay == 0) /* a zero it_value disarms a timerfd: its read would never return */
+	if (delay == 0)
 		return 0;
 	struct timespec ts = bs_timespec(delay);
 	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
@@ -331,10 +329,12 @@ int bs_pause_io(void *ctx, bs_ns delay)
 	struct itimerspec timer = { .it_value = ts };
 	uint64_t expirations;
 	int err = 0;
+	/* read is a cancellation point: a cancelled thread closes it too. */
+	pthread_cleanup_push(close_timer, &tfd);
 	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
 	    read(tfd, &expirations, sizeof expirations) < 0)
 		err = errno;
-	BS_REAL(close)(tfd);
+	pthread_cleanup_pop(1);
 	return err == EINTR ? EINTR : 0;
 }
 
@@ -355,20 +355,20 @@ static bool may_wait(void *ctx)
 	return !nonblocking(ctx);
 }
 
-static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
-			bool *waited)
+static int acquire_slot(struct outbound *o, bs_ns deadline_at, bool *waited)
 {
-	*slot = BS_CAP_NONE;
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
 	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, may_wait, o,
-				 deadline_at, slot, waited);
+				 deadline_at, &o->slot, waited);
 }
 
 /* The socket keeps the slot when it connected or is connecting. */
-static void settle_slot(const struct outbound *o, uint32_t slot, bool keep)
+static void settle_slot(struct outbound *o, bool keep)
 {
+	uint32_t slot = o->slot;
+	o->slot = BS_CAP_NONE;
 	if (slot == BS_CAP_NONE)
 		return;
 	if (keep)
@@ -416,6 +416,26 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 	return bs_connect_retry(&call, &io);
 }
 
+static void restore_timeout(struct outbound *o)
+{
+	if (o->timeout_replaced)
+		setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout,
+			   sizeof o->program_timeout);
+}
+
+/* A thread cancelled inside connect leaves nothing behind: the slot it
+ * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
+ * back. (The pause's timerfd has its own handler; a SIGCONT held for an
+ * attempt stays blocked in a thread that is ending anyway.) */
+static void cancelled(void *arg)
+{
+	struct outbound *o = arg;
+	int saved = errno;
+	settle_slot(o, false);
+	restore_timeout(o);
+	errno = saved;
+}
+
 /* Returns 0 or the errno. */
 static int connect_managed(struct outbound *o, bs_ns start)
 {
@@ -424,9 +444,8 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	if (deadline_at < start)
 		deadline_at = UINT64_MAX;
 
-	uint32_t slot;
 	bool waited;
-	int err = acquire_slot(o, deadline_at, &slot, &waited);
+	int err = acquire_slot(o, deadline_at, &waited);
 	if (err != 0)
 		return err;
 
@@ -441,7 +460,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	} else if ((err != 0 && is_stream(o)) || waited) {
 		err = retry_loop(o, start, waited, err);
 	}
-	settle_slot(o, slot, err == 0 || (o->passed && err == EINPROGRESS));
+	settle_slot(o, err == 0 || (o->passed && err == EINPROGRESS));
 	return err;
 }
 
@@ -465,12 +484,17 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	o.timeout_known = false;
 	o.premade = premade;
 	o.replay = false;
+	o.slot = BS_CAP_NONE;
 	o.dest[0] = '\0';
 
-	int err = connect_managed(&o, start);
-	if (o.timeout_replaced)
-		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout,
-			   sizeof o.program_timeout);
+	int err;
+	/* connect, ppoll and the pause's read are cancellation points. The
+	 * preload is built with -fexceptions, which makes this a cleanup
+	 * attribute run by the unwinder: nothing on the way through. */
+	pthread_cleanup_push(cancelled, &o);
+	err = connect_managed(&o, start);
+	pthread_cleanup_pop(0);
+	restore_timeout(&o);
 	if (err == 0 && rule->io_timeout != 0 && is_stream(&o) && !nonblocking(&o))
 		bs_apply_io_timeout(fd, rule->io_timeout);
 	bs_sleep_note_connect(err == EINPROGRESS ? 0 : err);

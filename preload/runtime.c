@@ -14,9 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "preload/fdtrack.h"
 #include "preload/real.h"
 #include "preload/wrap.h"
 
@@ -71,18 +74,69 @@ struct bs_rng *bs_thread_rng(void)
 /* ---- fork -------------------------------------------------------------- */
 
 static uint64_t fork_ordinal; /* the parent's count, as the child sees it */
+/* The process whose memory this is: set at start-up and in every forked
+ * child (atfork handlers run there, not in a vfork child). */
+static pid_t owner_pid;
 
+bool bs_shared_child(void)
+{
+	return (pid_t)syscall(SYS_getpid) != owner_pid;
+}
+
+/* ---- pointers from the program ----------------------------------------- */
+
+#define PROBE_MAX 256 /* longer addresses are the kernel's to refuse (EINVAL) */
+#define PAGE_OF(a) ((a) & ~(uintptr_t)4095)
+
+/* The page of the latest range found readable by this thread. */
+static __thread uintptr_t readable_page __attribute__((tls_model("initial-exec")));
+
+bool bs_readable(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (len == 0 || len > PROBE_MAX)
+		return len == 0;
+	if (a + len < a || a < 4096)
+		return false;
+	uintptr_t page = PAGE_OF(a);
+	if (page == readable_page && PAGE_OF(a + len - 1) == page)
+		return true;
+	int saved = errno;
+	char copy[PROBE_MAX];
+	struct iovec local = { copy, len }, remote = { (void *)p, len };
+	ssize_t n = process_vm_readv(owner_pid, &local, 1, &remote, 1, 0);
+	/* ENOSYS, EPERM (a seccomp filter, a vfork child): cannot tell. */
+	bool ok = n == (ssize_t)len || (n < 0 && errno != EFAULT);
+	if (n == (ssize_t)len && PAGE_OF(a + len - 1) == page)
+		readable_page = page;
+	errno = saved;
+	return ok;
+}
+
+/* Every lock backstop has is taken here (the cap table's is the only
+ * one; fd tracking, the log and the rest are lock-free), so that no
+ * thread is half-way through an update when memory is copied. */
 static void before_fork(void)
 {
 	fork_ordinal = atomic_fetch_add(&forks, 1);
+	bs_caps_fork_prepare(state.caps);
+}
+
+static void in_parent(void)
+{
+	bs_caps_fork_parent(state.caps);
 }
 
 /* The child has one thread and a copy of memory whose locks may be held by
- * threads that no longer exist. */
+ * threads that no longer exist; slots those threads held inside connect
+ * have no owner here, so the counts are rebuilt from the descriptors. */
 static void in_child(void)
 {
-	if (state.caps != NULL)
+	owner_pid = (pid_t)syscall(SYS_getpid);
+	if (state.caps != NULL) {
 		bs_caps_after_fork_child(state.caps);
+		bs_fdtrack_after_fork_child(state.caps);
+	}
 	seed_base = bs_rng_derive(seed_base, 2 * fork_ordinal + 1);
 	atomic_store(&threads_seeded, 0);
 	atomic_store(&forks, 0);
@@ -150,6 +204,35 @@ static void log_loaded(void)
 	bs_line_emit(&line, &state.log);
 }
 
+/* A relative BACKSTOP_POLICY was resolved against the working directory
+ * at load (policy/load.c): children inherit the absolute path instead, so
+ * one started from another directory reads the same file. This runs in
+ * the library constructor, before main and before any thread. The entry
+ * is replaced in environ itself, as glibc's setenv does for a variable
+ * that exists: not through setenv, which a program may define for itself
+ * (bash does, over its own variable table, not yet built at this point). */
+static void hand_on_policy_path(bool secure)
+{
+	static const char name[] = "BACKSTOP_POLICY=";
+	const char *file = bs_policy_file(state.policy);
+	if (secure || file == NULL || *file != '/')
+		return;
+	for (char **e = environ; e != NULL && *e != NULL; e++) {
+		if (strncmp(*e, name, sizeof name - 1) != 0)
+			continue;
+		if ((*e)[sizeof name - 1] == '/' || (*e)[sizeof name - 1] == '\0')
+			return;
+		size_t n = strlen(file) + 1;
+		char *entry = malloc(sizeof name - 1 + n); /* lives as long as environ */
+		if (entry != NULL) {
+			memcpy(entry, name, sizeof name - 1);
+			memcpy(entry + sizeof name - 1, file, n);
+			*e = entry;
+		}
+		return;
+	}
+}
+
 static void initialise(void)
 {
 	bs_real_resolve();
@@ -164,11 +247,13 @@ static void initialise(void)
 		policy_failed("the log could not be opened; exiting with status 78",
 			      &err, secure);
 	log_loaded();
+	hand_on_policy_path(secure);
 
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
 	seed_base = state.policy->global.seed;
-	pthread_atfork(before_fork, NULL, in_child);
+	owner_pid = (pid_t)syscall(SYS_getpid);
+	pthread_atfork(before_fork, in_parent, in_child);
 	if (state.policy->n_wraps > 1)
 		bs_wrap_install(&state);
 	atomic_store_explicit(&bs_runtime_ready, &state, memory_order_release);

@@ -33,6 +33,25 @@ static inline struct bs_runtime *bs_runtime(void)
 	return bs_runtime_initialise();
 }
 
+/* Whether this code runs in a child that shares the parent's memory
+ * (vfork, posix_spawn, clone with CLONE_VM): no pthread_atfork handler
+ * ran there, and what it changes in backstop's tables would change the
+ * parent's. The close and dup wrappers then only make the real call: the
+ * child's descriptor table is its own, the slots are the parent's. One
+ * getpid system call: for slow paths only. */
+bool bs_shared_child(void);
+
+/* Whether the program's [p, p+len) can be read, as the kernel would judge
+ * it (a bad address is EFAULT there, a crash here). false for len > 256:
+ * only the kernel may take such an address (and refuses it). The kernel
+ * is asked (process_vm_readv from this process) once per page: the page
+ * of the latest readable range is remembered per thread, so a program
+ * that connects from the same stack frame or buffer pays one system call
+ * per thread, not per connect. (A page found readable and unmapped since
+ * would still be read: only a dangling pointer into memory the program
+ * itself unmapped gets there.) */
+bool bs_readable(const void *p, size_t len);
+
 /* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
  * thread ordinal when a seed is set, else from the kernel). */
 struct bs_rng *bs_thread_rng(void);

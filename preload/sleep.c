@@ -37,48 +37,127 @@ static void log_adjust(struct bs_runtime *rt, bs_ns requested, bs_ns actual,
 	bs_line_emit(&line, &rt->log);
 }
 
-/* Whether the relative sleep `req` is to be changed, and to what (*out).
- * Invalid or enormous requests are left to libc. errno is preserved. */
-static bool adjusted(const struct timespec *req, struct timespec *out)
+static bool to_ns(const struct timespec *ts, bs_ns *out)
 {
-	struct bs_runtime *rt = bs_runtime();
-	if (rt == NULL || req == NULL)
-		return false;
-	const struct bs_sleep_policy *p = &rt->policy->sleep;
-	/* Fast path: retry mode with no failed connect on this thread. */
-	if (p->mode == BS_SLEEP_OFF ||
-	    (p->mode == BS_SLEEP_RETRY && tls_sleep.streak == 0))
-		return false;
-	if (req->tv_sec < 0 || req->tv_nsec < 0 || req->tv_nsec >= (long)BS_SEC ||
-	    (uint64_t)req->tv_sec > UINT64_MAX / BS_SEC / 2)
-		return false;
-	int saved = errno;
-	bs_ns requested = (bs_ns)req->tv_sec * BS_SEC + (bs_ns)req->tv_nsec;
-	uint32_t streak = bs_sleep_retry_streak(p, &tls_sleep, bs_now());
+	if (ts == NULL || ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= (long)BS_SEC ||
+	    (uint64_t)ts->tv_sec > UINT64_MAX / BS_SEC / 2)
+		return false; /* invalid or enormous: libc's to judge */
+	*out = (bs_ns)ts->tv_sec * BS_SEC + (bs_ns)ts->tv_nsec;
+	return true;
+}
+
+/* The sleep policy when a sleep may concern it, else NULL. The fast path:
+ * retry mode with no failed connect on this thread. */
+static const struct bs_sleep_policy *policy_for_sleep(struct bs_runtime **rt)
+{
+	*rt = bs_runtime();
+	if (*rt == NULL)
+		return NULL;
+	const struct bs_sleep_policy *p = &(*rt)->policy->sleep;
+	if (p->mode == BS_SLEEP_OFF || (p->mode == BS_SLEEP_RETRY && tls_sleep.streak == 0))
+		return NULL;
+	return p;
+}
+
+/* A sleep of `requested` from now, under the policy: its new length
+ * (logged when it changed). */
+static bs_ns adjust(struct bs_runtime *rt, const struct bs_sleep_policy *p,
+		    bs_ns requested, bs_ns now)
+{
+	uint32_t streak = bs_sleep_retry_streak(p, &tls_sleep, now);
 	bs_ns actual = bs_sleep_adjust(p, requested, streak, bs_thread_rng());
-	if (actual != requested) {
-		*out = bs_timespec(actual);
+	if (actual != requested)
 		log_adjust(rt, requested, actual, streak);
+	return actual;
+}
+
+/* The relative sleep to take for `req`: req itself or *out. *tracked says
+ * whether it is a retry sleep (adjusted, or the resumption of one after
+ * a signal, which runs unchanged), whose remainder must be noted if it is
+ * interrupted in turn. errno is preserved. */
+static const struct timespec *plan(const struct timespec *req, struct timespec *out,
+				   bool *tracked)
+{
+	struct bs_runtime *rt;
+	const struct bs_sleep_policy *p = policy_for_sleep(&rt);
+	bs_ns requested;
+	*tracked = false;
+	if (p == NULL || !to_ns(req, &requested))
+		return req;
+	if (bs_sleep_resumes(&tls_sleep, requested)) {
+		*tracked = true;
+		return req;
 	}
+	int saved = errno;
+	bs_ns actual = adjust(rt, p, requested, bs_now());
+	*tracked = true;
+	*out = bs_timespec(actual);
 	errno = saved;
-	return actual != requested;
+	return actual != requested ? out : req;
+}
+
+/* An absolute CLOCK_MONOTONIC sleep (Python 3.11's time.sleep) is a
+ * relative one in disguise: its length is the deadline less now. An
+ * adjusted one is remembered, so that the same deadline asked again after
+ * a signal (Python resumes that way) gets the same new deadline instead of
+ * a fresh draw. */
+static const struct timespec *plan_absolute(const struct timespec *req,
+					    struct timespec *out)
+{
+	struct bs_runtime *rt;
+	const struct bs_sleep_policy *p = policy_for_sleep(&rt);
+	bs_ns deadline, given;
+	if (p == NULL || !to_ns(req, &deadline))
+		return req;
+	if (!bs_sleep_abs_resumes(&tls_sleep, deadline, &given)) {
+		int saved = errno;
+		bs_ns now = bs_now();
+		given = deadline;
+		if (deadline > now)
+			given = now + adjust(rt, p, deadline - now, now);
+		if (given != deadline)
+			bs_sleep_abs_note(&tls_sleep, deadline, given);
+		errno = saved;
+	}
+	if (given == deadline)
+		return req;
+	*out = bs_timespec(given);
+	return out;
+}
+
+static void note_left(const struct timespec *rem)
+{
+	bs_ns left;
+	if (to_ns(rem, &left))
+		bs_sleep_interrupted(&tls_sleep, left);
 }
 
 BS_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	struct timespec adj;
-	return BS_REAL(nanosleep)(adjusted(req, &adj) ? &adj : req, rem);
+	bool tracked;
+	int r = BS_REAL(nanosleep)(plan(req, &adj, &tracked), rem);
+	if (tracked && r != 0 && errno == EINTR && rem != NULL)
+		note_left(rem);
+	return r;
 }
 
 BS_EXPORT int clock_nanosleep(clockid_t clock, int flags,
 			      const struct timespec *req, struct timespec *rem)
 {
 	struct timespec adj;
-	bool relative = !(flags & TIMER_ABSTIME) &&
-			(clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC);
-	if (relative && adjusted(req, &adj))
-		req = &adj;
-	return BS_REAL(clock_nanosleep)(clock, flags, req, rem);
+	bool tracked = false;
+	if (flags & TIMER_ABSTIME) {
+		if (clock == CLOCK_MONOTONIC)
+			req = plan_absolute(req, &adj);
+		return BS_REAL(clock_nanosleep)(clock, flags, req, rem);
+	}
+	if (clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC)
+		req = plan(req, &adj, &tracked);
+	int r = BS_REAL(clock_nanosleep)(clock, flags, req, rem);
+	if (tracked && r == EINTR && rem != NULL)
+		note_left(rem);
+	return r;
 }
 
 BS_EXPORT int usleep(useconds_t usec)
@@ -87,22 +166,31 @@ BS_EXPORT int usleep(useconds_t usec)
 		.tv_sec = (time_t)(usec / 1000000),
 		.tv_nsec = (long)(usec % 1000000) * 1000,
 	}, adj;
-	if (adjusted(&req, &adj))
+	bool tracked;
+	if (plan(&req, &adj, &tracked) != &req)
 		return BS_REAL(nanosleep)(&adj, NULL);
 	return BS_REAL(usleep)(usec);
 }
 
 /* Like glibc's: interrupted, it returns the whole seconds left of the
  * sleep actually taken (truncated, as glibc 2.36 does) with errno EINTR;
- * completed, errno is as before the call. */
+ * completed, errno is as before the call. The seconds left are what a
+ * program resumes with (`while ((left = sleep(left)))`). */
 BS_EXPORT unsigned int sleep(unsigned int seconds)
 {
 	struct timespec req = {.tv_sec = (time_t)seconds, .tv_nsec = 0}, adj, rem;
-	if (!adjusted(&req, &adj))
-		return BS_REAL(sleep)(seconds);
-	int saved = errno;
-	if (BS_REAL(nanosleep)(&adj, &rem) < 0)
-		return (unsigned int)rem.tv_sec;
-	errno = saved;
-	return 0;
+	bool tracked;
+	unsigned int left;
+	if (plan(&req, &adj, &tracked) == &req) {
+		left = BS_REAL(sleep)(seconds);
+	} else {
+		int saved = errno;
+		bool cut = BS_REAL(nanosleep)(&adj, &rem) < 0;
+		left = cut ? (unsigned int)rem.tv_sec : 0;
+		if (!cut)
+			errno = saved;
+	}
+	if (tracked && left != 0)
+		bs_sleep_interrupted(&tls_sleep, (bs_ns)left * BS_SEC);
+	return left;
 }

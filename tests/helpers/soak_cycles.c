@@ -15,11 +15,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct sockaddr_in server = {.sin_family = AF_INET};
@@ -33,15 +35,30 @@ static void close_hard(int fd)
 	close(fd);
 }
 
+/* Connections made and connections the server has accepted and closed:
+ * descriptors are counted only when the two agree, so that the server's
+ * own accepted descriptor (between its accept and close) is never
+ * counted as a leak or as the baseline. */
+static atomic_long dialed, served;
+
 static void *serve(void *arg)
 {
 	int lfd = *(int *)arg;
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
-		if (c >= 0)
+		if (c >= 0) {
 			close(c); /* a FIN: an RST could beat the client's connect */
+			atomic_fetch_add(&served, 1);
+		}
 	}
 	return NULL;
+}
+
+static void await_served(void)
+{
+	time_t give_up = time(NULL) + 30; /* only against a hang */
+	while (atomic_load(&served) < atomic_load(&dialed) && time(NULL) < give_up)
+		sched_yield();
 }
 
 static int dial(void)
@@ -54,6 +71,7 @@ static int dial(void)
 			close(fd);
 		return -1;
 	}
+	atomic_fetch_add(&dialed, 1);
 	return fd;
 }
 
@@ -120,12 +138,14 @@ int main(int argc, char **argv)
 	pthread_create(&srv, NULL, serve, &lfd);
 
 	cycles(1000); /* warm-up */
+	await_served();
 	int fds_before = count_fds();
 	long rss_before = rss_kib();
 	for (int i = 0; i < threads && i < 256; i++)
 		pthread_create(&th[i], NULL, client, NULL);
 	for (int i = 0; i < threads && i < 256; i++)
 		pthread_join(th[i], NULL);
+	await_served();
 	int fds_after = count_fds();
 	long rss_after = rss_kib();
 

@@ -40,6 +40,15 @@ assert_grep '^policy OK: good\.conf.*, 1 dest rule$' out "the verdict names the 
 # BACKSTOP_POLICY is the file when no argument is given; nothing at all
 # means the built-in policy.
 BACKSTOP_POLICY=good.conf "$BS_CLI" check >out 2>err || { cat err >&2; fail "check via BACKSTOP_POLICY"; }
-assert_grep '^policy OK: good\.conf' out "BACKSTOP_POLICY names the file"
+# (a relative BACKSTOP_POLICY is made absolute, as the library does)
+assert_grep "^policy OK: $BS_TMP/good\\.conf" out "BACKSTOP_POLICY names the file"
 "$BS_CLI" check >out 2>err || { cat err >&2; fail "check on the built-in policy"; }
 assert_grep '^policy OK: built-in' out "no configuration means the built-in policy"
+
+# max_per_client cannot bound a server that forks per connection (issue
+# 10, defect 13): check says so whenever it is set.
+BACKSTOP_ACCEPT_MAX_PER_CLIENT=5 "$BS_CLI" check >out 2>err || { cat err >&2; fail "check with max_per_client"; }
+assert_grep '^backstop: warning: \[accept\] max_per_client counts the connections each process' err "the warning"
+assert_grep 'forks a child per connection' err "what the warning is about"
+"$BS_CLI" check good.conf >out 2>err
+assert_no_grep 'warning' err "a warning without max_per_client"

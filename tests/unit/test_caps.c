@@ -664,6 +664,8 @@ START_TEST(fork_child_gets_a_working_table)
 	 * would then stay held forever in the child. */
 	if (pid == 0) {
 		bs_caps_after_fork_child(h.caps);
+		bs_caps_recount_add(h.caps, h.slot); /* held by a descriptor */
+		bs_caps_recount_end(h.caps);
 		bs_caps_set_clock(h.caps, NULL, NULL);
 		int ok = bs_cap_queued(h.caps, h.slot) == 0 &&
 			 bs_cap_in_use(h.caps, h.slot) == 1;

@@ -354,7 +354,67 @@ START_TEST(missing_and_unreadable_files)
 	ck_assert_ptr_null(p);
 	o.path = "/tmp";
 	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
-	ck_assert_str_eq(err.msg, "/tmp: cannot read: Is a directory");
+	ck_assert_str_eq(err.msg, "/tmp: is a directory");
+}
+END_TEST
+
+/* Hostile paths (issue 10, defect 9): a FIFO with no writer used to block
+ * in fopen, /dev/zero to spin reading one endless line. Both are refused
+ * at once, as is a regular file with an endless first line. */
+START_TEST(hostile_policy_paths_refused_without_blocking)
+{
+	char dir[] = "/tmp/bs-policy-XXXXXX", fifo[64], zeros[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.path = fifo};
+	alarm(20); /* a hang fails the test instead of stalling the suite */
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "fifo: not a regular file"));
+	o.path = "/dev/zero";
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_str_eq(err.msg, "/dev/zero: not a regular file (a FIFO, device or socket is refused)");
+	snprintf(zeros, sizeof zeros, "%s/zeros", dir);
+	FILE *f = fopen(zeros, "w");
+	for (int i = 0; i < 1 << 16; i++)
+		fputc('x', f);
+	fclose(f);
+	o.path = zeros;
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "zeros:1: line longer than 199 characters"));
+	alarm(0);
+	unlink(fifo);
+	unlink(zeros);
+	rmdir(dir);
+}
+END_TEST
+
+/* A relative BACKSTOP_POLICY is resolved against the working directory
+ * once, at load (issue 10, defect 14): the source names the absolute
+ * path, which is what the preload hands on to children. */
+START_TEST(relative_backstop_policy_is_made_absolute)
+{
+	char dir[] = "/tmp/bs-policy-XXXXXX", cwd[4096], want[128];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+	ck_assert_int_eq(chdir(dir), 0);
+	FILE *f = fopen("rel.conf", "w");
+	fputs("[connect]\nattempts = 7\n", f);
+	fclose(f);
+	char var[] = "BACKSTOP_POLICY=rel.conf";
+	char *env[] = {var, NULL};
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.envp = env};
+	ck_assert_int_eq(bs_policy_load(&o, &p, &err), 0);
+	snprintf(want, sizeof want, "%s/rel.conf", dir);
+	ck_assert_str_eq(p->source, want);
+	bs_policy_free(p);
+	unlink("rel.conf");
+	ck_assert_int_eq(chdir(cwd), 0);
+	rmdir(dir);
 }
 END_TEST
 
@@ -702,6 +762,8 @@ BS_SUITE(policy_suite)
 	tcase_add_test(tc, long_lines_are_errors_not_split);
 	tcase_add_test(tc, indented_line_is_not_a_continuation);
 	tcase_add_test(tc, missing_and_unreadable_files);
+	tcase_add_test(tc, hostile_policy_paths_refused_without_blocking);
+	tcase_add_test(tc, relative_backstop_policy_is_made_absolute);
 	tcase_add_test(tc, empty_file_is_the_builtin_policy);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("env");

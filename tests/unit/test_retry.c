@@ -437,18 +437,34 @@ START_TEST(deadline_gone_before_the_first_attempt)
 }
 END_TEST
 
-START_TEST(eintr_in_a_pause_returns_eintr)
+/* The attempt before the pause was over: the program sees its error, as
+ * a plain connect would have returned it (issue 10, defect 2). */
+START_TEST(eintr_in_a_pause_returns_the_last_error)
 {
 	struct run r;
 	RUN(&r, { ECONNREFUSED, BS_MS });
 	r.fake.pause_result = EINTR;
 	run_go(&r, true);
-	ck_assert_int_eq(r.rc, EINTR);
+	ck_assert_int_eq(r.rc, ECONNREFUSED);
 	ck_assert_uint_eq(r.fake.attempts, 1);
 	ck_assert_uint_eq(r.sink.n_lines, 2);
 	ck_assert_str_eq(line_event(&r, 0), "connect.retry");
 	assert_field(r.sink.lines[1], "reason", "interrupted");
-	assert_field(r.sink.lines[1], "errno", "EINTR");
+	assert_field(r.sink.lines[1], "errno", "ECONNREFUSED");
+}
+END_TEST
+
+/* An attempt that ended with EINTR is an interruption, not an error
+ * outside retry_on (issue 10, defect 14). */
+START_TEST(eintr_from_an_attempt_is_interrupted)
+{
+	struct run r;
+	RUN(&r, { EINTR, BS_MS });
+	run_go(&r, true);
+	ck_assert_int_eq(r.rc, EINTR);
+	ck_assert_uint_eq(r.sink.n_lines, 1);
+	assert_field(r.sink.lines[0], "reason", "interrupted");
+	assert_field(r.sink.lines[0], "errno", "EINTR");
 }
 END_TEST
 
@@ -530,7 +546,8 @@ BS_SUITE(retry_suite)
 	tcase_add_test(tc, refused_forever_stops_after_attempts);
 	tcase_add_test(tc, not_retryable_returns_at_once);
 	tcase_add_test(tc, attempt_timeout_needs_etimedout_in_retry_on);
-	tcase_add_test(tc, eintr_in_a_pause_returns_eintr);
+	tcase_add_test(tc, eintr_in_a_pause_returns_the_last_error);
+	tcase_add_test(tc, eintr_from_an_attempt_is_interrupted);
 	tcase_add_test(tc, no_log_no_lines);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("deadline");

@@ -166,6 +166,38 @@ START_TEST(fixed_seed_reproduces_the_sequence)
 }
 END_TEST
 
+/* The remainder an interrupted retry sleep returned, asked for next, is
+ * a resumption (once); anything else is not, and clears it; a success
+ * clears it too. */
+START_TEST(resumption_is_recognised_once)
+{
+	struct bs_sleep_state st = { 0 };
+	ck_assert(!bs_sleep_resumes(&st, 5 * BS_MS));
+	bs_sleep_interrupted(&st, 42 * BS_MS + 17);
+	ck_assert(!bs_sleep_resumes(&st, 42 * BS_MS));
+	ck_assert(!bs_sleep_resumes(&st, 42 * BS_MS + 17)); /* cleared by the miss */
+	bs_sleep_interrupted(&st, 42 * BS_MS + 17);
+	ck_assert(bs_sleep_resumes(&st, 42 * BS_MS + 17));
+	ck_assert(!bs_sleep_resumes(&st, 42 * BS_MS + 17)); /* consumed */
+	bs_sleep_interrupted(&st, 7 * BS_MS);
+	bs_sleep_state_note(&st, 0, 0);
+	ck_assert(!bs_sleep_resumes(&st, 7 * BS_MS));
+}
+END_TEST
+
+START_TEST(absolute_deadline_keeps_its_adjustment)
+{
+	struct bs_sleep_state st = { 0 };
+	bs_ns given;
+	ck_assert(!bs_sleep_abs_resumes(&st, 1000, &given));
+	bs_sleep_abs_note(&st, 1000, 1234);
+	ck_assert(bs_sleep_abs_resumes(&st, 1000, &given));
+	ck_assert_uint_eq(given, 1234);
+	ck_assert(bs_sleep_abs_resumes(&st, 1000, &given)); /* again: same answer */
+	ck_assert(!bs_sleep_abs_resumes(&st, 1001, &given));
+}
+END_TEST
+
 BS_SUITE(sleepadj_suite)
 {
 	Suite *s = suite_create("sleepadj");
@@ -179,6 +211,8 @@ BS_SUITE(sleepadj_suite)
 	tcase_add_test(tc, long_request_is_never_lengthened_past_itself);
 	tcase_add_test(tc, mode_all_jitters_sleeps_above_the_floor);
 	tcase_add_test(tc, fixed_seed_reproduces_the_sequence);
+	tcase_add_test(tc, resumption_is_recognised_once);
+	tcase_add_test(tc, absolute_deadline_keeps_its_adjustment);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,13 +75,15 @@ enum bs_guard_verdict bs_guard_admit(const struct bs_guard *g, struct bs_log *lo
 	return *delay > 0 ? BS_GUARD_HOLD : BS_GUARD_REFUSE;
 }
 
-void bs_guard_failed(const struct bs_guard *g, struct bs_log *log, bs_ns now,
+bool bs_guard_failed(const struct bs_guard *g, struct bs_log *log, bs_ns now,
 		     int err, struct bs_rng *rng)
 {
 	struct bs_breaker_view v;
-	if (g->breaker != NULL &&
-	    bs_breaker_failed(g->breaker, &g->breaker_params, now, err, rng, &v))
-		log_breaker(g, log, "breaker.open", v.failures, v.until - now);
+	if (g->breaker == NULL ||
+	    !bs_breaker_failed(g->breaker, &g->breaker_params, now, err, rng, &v))
+		return false;
+	log_breaker(g, log, "breaker.open", v.failures, v.until - now);
+	return !g->hold;
 }
 
 bool bs_guard_retry(const struct bs_guard *g, struct bs_log *log, bs_ns now)

@@ -13,6 +13,8 @@
 #include "engine/budget.h"
 #include "engine/log.h"
 
+enum bs_guard_verdict { BS_GUARD_GO, BS_GUARD_HOLD, BS_GUARD_REFUSE };
+
 struct bs_guard {
 	struct bs_budget *budget;   /* NULL: no budget */
 	struct bs_budget_params budget_params;
@@ -39,13 +41,14 @@ void bs_guard_call(const struct bs_guard *g, bs_ns now);
  * or BS_GUARD_HOLD with *delay (ending before deadline_at), or
  * BS_GUARD_REFUSE with *err the destination's last real error (0: none
  * known). */
-enum bs_guard_verdict { BS_GUARD_GO, BS_GUARD_HOLD, BS_GUARD_REFUSE };
 enum bs_guard_verdict bs_guard_admit(const struct bs_guard *g, struct bs_log *log,
 				     bs_ns now, bs_ns probe_bound, bs_ns deadline_at,
 				     struct bs_rng *rng, bs_ns *delay, int *err);
 
-/* An attempt failed with an error that tells about the destination. */
-void bs_guard_failed(const struct bs_guard *g, struct bs_log *log, bs_ns now,
+/* An attempt failed with an error that tells about the destination.
+ * Returns true when that opened the circuit and calls fail while it is
+ * open (on_open = fail): no retry then. */
+bool bs_guard_failed(const struct bs_guard *g, struct bs_log *log, bs_ns now,
 		     int err, struct bs_rng *rng);
 
 /* A retry is about to be made: whether the budget grants it. */

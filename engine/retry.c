@@ -127,14 +127,16 @@ enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 	const struct bs_retry_subject *s = &call->subject;
 	const bool retryable = s->retryable == NULL || s->retryable(s->ctx, err);
 	/* What the program would retry is what says the destination is down. */
-	if (call->guard != NULL && retryable)
-		bs_guard_failed(call->guard, call->log, now, err, call->rng);
+	const bool opened_to_fail = call->guard != NULL && retryable &&
+				    bs_guard_failed(call->guard, call->log, now, err, call->rng);
 	if (err == ETIMEDOUT && r->bound_by_deadline)
 		return give_up(r, err, BS_GIVEUP_DEADLINE);
 	if (!retryable)
 		return give_up(r, err, BS_GIVEUP_NOT_RETRYABLE);
 	if (call->limits.attempts != 0 && r->attempt >= call->limits.attempts)
 		return give_up(r, err, BS_GIVEUP_ATTEMPTS);
+	if (opened_to_fail)
+		return give_up(r, err, BS_GIVEUP_BREAKER);
 
 	*delay = bs_backoff_next(call->limits.backoff, r->attempt, &r->prev_delay,
 				 call->rng);

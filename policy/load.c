@@ -60,6 +60,19 @@ static int check_backoff(const struct bs_policy *p, enum bs_scope scope, size_t 
 		    where, sec, vmax, vbase);
 }
 
+/* share = machine needs somewhere to share: the state file. */
+static int check_machine(struct bs_policy *p, size_t r, struct bs_error *err)
+{
+	p->any_machine = true;
+	if (p->global.state_path != NULL)
+		return 0;
+	char where[BS_WHY_MAX], sec[BS_NAME_MAX + 16];
+	bs_origin_text(p, bs_key_find(BS_SC_RULE, "share", r > 0), r, where, sizeof where);
+	bs_section_text(p, BS_SC_RULE, r, sec, sizeof sec);
+	return fail(err, "%s: %s share = machine needs a state file: set [global] state = /dev/shm/backstop.state (or share = process)",
+		    where, sec);
+}
+
 static int by_name(const void *a, const void *b, void *ctx)
 {
 	const struct bs_rule *rules = ctx;
@@ -104,6 +117,8 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 			return -1;
 		if (rule->max_conns > 0)
 			p->any_caps = true;
+		if (rule->share == BS_SHARE_MACHINE && check_machine(p, r, err) != 0)
+			return -1;
 	}
 	if (check_backoff(p, BS_SC_ACCEPT, 0, &p->accept.backoff, err) != 0 ||
 	    check_unique_names(p, err) != 0)
@@ -167,6 +182,7 @@ void bs_policy_free(struct bs_policy *p)
 	free(p->rules);
 	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
 	free(p->global.log_path);
+	free(p->global.state_path);
 	free(p->source);
 	bs_matcher_free(p->matcher);
 	if (p->origins) {

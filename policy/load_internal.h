@@ -26,6 +26,8 @@ enum bs_key_type {
 	BS_K_ERRSET,       /* struct bs_errset; repeatable */
 	BS_K_PATTERNS,     /* struct bs_pattern * + size_t count; repeatable */
 	BS_K_LOG,          /* the log fields of struct bs_global */
+	BS_K_BUDGET,       /* uint32_t percent, or BS_BUDGET_OFF */
+	BS_K_STATE,        /* char *: an absolute path, NULL for off */
 };
 
 struct bs_enum_name {
@@ -47,7 +49,7 @@ struct bs_key {
 	const char *def;  /* the built-in default, as text; NULL: empty */
 };
 
-#define BS_SCOPE_KEYS_MAX 20
+#define BS_SCOPE_KEYS_MAX 40
 
 /* The keys of one scope, in describe order. */
 const struct bs_key *bs_scope_keys(enum bs_scope scope, size_t *n);

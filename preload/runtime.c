@@ -156,6 +156,18 @@ static void log_loaded(void)
 	bs_line_emit(&line, &state.log);
 }
 
+/* Budgets and breakers cost nothing unless a rule asks for one. The
+ * process table is there even for share = machine rules: they fall back
+ * to it when the state file cannot be used. */
+static void open_guards(void)
+{
+	bool any = false;
+	for (size_t r = 0; r < state.policy->n_rules; r++)
+		any |= bs_rule_guarded(&state.policy->rules[r]);
+	if (any)
+		state.guards = calloc(1, sizeof *state.guards);
+}
+
 static void initialise(void)
 {
 	bs_real_resolve();
@@ -173,6 +185,7 @@ static void initialise(void)
 
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
+	open_guards();
 	seed_base = state.policy->global.seed;
 	pthread_atfork(before_fork, NULL, in_child);
 	atomic_store_explicit(&ready, &state, memory_order_release);

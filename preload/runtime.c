@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/shm.h"
 #include "preload/real.h"
 
 #define EXIT_POLICY_ERROR 78 /* EX_CONFIG from sysexits.h */
@@ -25,6 +26,7 @@
 extern char **environ;
 
 static struct bs_runtime state;
+static struct bs_shm machine; /* the state file, when a rule shares by machine */
 /* &state once initialised; the only thing a wrapper's fast path loads. */
 static struct bs_runtime *_Atomic ready;
 static atomic_int init_started;
@@ -166,6 +168,22 @@ static void open_guards(void)
 		any |= bs_rule_guarded(&state.policy->rules[r]);
 	if (any)
 		state.guards = calloc(1, sizeof *state.guards);
+	const char *path = state.policy->global.state_path;
+	if (!state.policy->any_machine || path == NULL)
+		return;
+	char why[512];
+	if (bs_shm_open(&machine, path, true, true, why, sizeof why) == 0) {
+		state.machine_guards = &machine.map->guards;
+		return;
+	}
+	/* Counted per process instead: a bad state file must not stop every
+	 * program that uses it. */
+	struct bs_logline line;
+	bs_line_begin(&line, &state.log, "state.error");
+	bs_line_str(&line, "path", path);
+	bs_line_str(&line, "error", why);
+	bs_line_str(&line, "share", "process");
+	bs_line_emit(&line, &state.log);
 }
 
 static void initialise(void)

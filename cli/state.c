@@ -96,11 +96,25 @@ static double next_half_open(const struct bs_breaker_view *v, bs_ns now)
 	return v->state == BS_BREAKER_OPEN && v->until > now ? (double)(v->until - now) / BS_SEC : 0;
 }
 
-static void print_table(const struct bs_guard_table *t, const struct bs_policy *p,
-			const char *path, bs_ns now)
+static void print_caps(struct bs_mcap_table *t, bs_ns now)
 {
-	printf("state file %s (version %u)\n\nretry budgets (share = machine)\n", path,
-	       BS_SHM_VERSION);
+	printf("caps (share = machine)\n");
+	printf("  %-20s %-28s %8s %9s %8s\n", "rule", "dest", "in_use", "max_conns", "waiters");
+	for (size_t i = 0; i < BS_MCAP_KEYS; i++) {
+		struct bs_mcap_entry *e = &t->entries[i];
+		if (atomic_load(&e->key) == 0)
+			continue;
+		uint32_t used, waiters;
+		bs_mcap_count(e, now, &used, &waiters);
+		printf("  %-20s %-28s %8u %9u %8u\n", e->rule, e->dest, used,
+		       atomic_load(&e->limit), waiters);
+	}
+}
+
+static void print_table(const struct bs_guard_table *t, const struct bs_policy *p,
+			bs_ns now)
+{
+	printf("\nretry budgets (share = machine)\n");
 	printf("  %-20s %10s %10s %10s %10s\n", "rule", "calls", "retries", "allowed", "left");
 	for (size_t i = 0; i < BS_GUARD_BUDGETS; i++) {
 		if (atomic_load(&t->budgets[i].key) == 0)
@@ -274,7 +288,9 @@ int cli_state(int argc, char **argv)
 		} else if (prometheus) {
 			print_prometheus(&shm.map->guards, p, monotonic());
 		} else {
-			print_table(&shm.map->guards, p, file, monotonic());
+			printf("state file %s (version %u)\n\n", file, BS_SHM_VERSION);
+			print_caps(&shm.map->caps, monotonic());
+			print_table(&shm.map->guards, p, monotonic());
 		}
 		bs_shm_close(&shm);
 	}

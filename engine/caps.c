@@ -48,6 +48,8 @@ struct bs_caps {
 	uint32_t live;      /* CELL_LIVE entries */
 	bs_ns (*clock)(void *ctx);
 	void *clock_ctx;
+	void (*on_release)(void *ctx, const struct bs_cap_key *key);
+	void *on_release_ctx;
 	struct cap_entry cells[];
 };
 
@@ -86,6 +88,13 @@ void bs_caps_destroy(struct bs_caps *caps)
 		return;
 	pthread_mutex_destroy(&caps->lock);
 	free(caps);
+}
+
+void bs_caps_on_release(struct bs_caps *caps,
+			void (*fn)(void *ctx, const struct bs_cap_key *key), void *ctx)
+{
+	caps->on_release = fn;
+	caps->on_release_ctx = ctx;
 }
 
 void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ctx)
@@ -312,8 +321,11 @@ void bs_cap_release(struct bs_caps *caps, uint32_t slot)
 		pthread_mutex_unlock(&caps->lock);
 		return; /* not held: a double release must not corrupt counts */
 	}
+	const struct bs_cap_key key = e->key;
 	release_locked(caps, e);
 	pthread_mutex_unlock(&caps->lock);
+	if (caps->on_release != NULL)
+		caps->on_release(caps->on_release_ctx, &key);
 }
 
 uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot)

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "engine/guardtab.h"
+#include "engine/mcaps.h"
 
 #define BS_SHM_MAGIC "BSSTATE"
 #define BS_SHM_VERSION 1u
@@ -33,6 +34,7 @@ struct bs_shm_header {
 struct bs_shm_layout {
 	struct bs_shm_header header;
 	struct bs_guard_table guards;
+	struct bs_mcap_table caps;
 };
 
 struct bs_shm {

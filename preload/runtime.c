@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "engine/shm.h"
+#include "preload/outcap.h"
 #include "preload/real.h"
 
 #define EXIT_POLICY_ERROR 78 /* EX_CONFIG from sysexits.h */
@@ -174,6 +175,10 @@ static void open_guards(void)
 	char why[512];
 	if (bs_shm_open(&machine, path, true, true, why, sizeof why) == 0) {
 		state.machine_guards = &machine.map->guards;
+		if (state.caps != NULL) {
+			state.machine_caps = &machine.map->caps;
+			bs_caps_on_release(state.caps, bs_outcap_released, &state);
+		}
 		return;
 	}
 	/* Counted per process instead: a bad state file must not stop every

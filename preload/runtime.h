@@ -9,6 +9,7 @@
 
 #include "engine/caps.h"
 #include "engine/guardtab.h"
+#include "engine/mcaps.h"
 #include "engine/log.h"
 #include "policy/policy.h"
 #include "engine/rng.h"
@@ -21,6 +22,7 @@ struct bs_runtime {
 	 * and the machine's in the state file (NULL when off or unusable). */
 	struct bs_guard_table *guards;
 	struct bs_guard_table *machine_guards;
+	struct bs_mcap_table *machine_caps; /* max_conns of share = machine rules */
 };
 
 /* The table a rule's budget and breaker live in, and its name for the

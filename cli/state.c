@@ -202,6 +202,33 @@ static void breaker_metric(const char *name, size_t f,
 	}
 }
 
+static void print_prometheus_caps(struct bs_mcap_table *t, bs_ns now)
+{
+	static const struct {
+		const char *name, *help;
+	} cap_families[] = {
+		{ "backstop_cap_in_use", "Connections counted against the machine-wide max_conns." },
+		{ "backstop_cap_max_conns", "The machine-wide max_conns." },
+		{ "backstop_cap_waiters", "Callers queued for a machine-wide slot." },
+	};
+	for (size_t f = 0; f < 3; f++) {
+		family(cap_families[f].name, cap_families[f].help);
+		for (size_t i = 0; i < BS_MCAP_KEYS; i++) {
+			struct bs_mcap_entry *e = &t->entries[i];
+			if (atomic_load(&e->key) == 0)
+				continue;
+			uint32_t v[3];
+			bs_mcap_count(e, now, &v[0], &v[2]);
+			v[1] = atomic_load(&e->limit);
+			printf("%s{rule=\"", cap_families[f].name);
+			label(e->rule);
+			printf("\",dest=\"");
+			label(e->dest);
+			printf("\"} %u\n", v[f]);
+		}
+	}
+}
+
 static void print_prometheus(const struct bs_guard_table *t, const struct bs_policy *p,
 			     bs_ns now)
 {
@@ -286,6 +313,7 @@ int cli_state(int argc, char **argv)
 			bs_shm_reset(&shm);
 			printf("%s: every budget and circuit reset\n", file);
 		} else if (prometheus) {
+			print_prometheus_caps(&shm.map->caps, monotonic());
 			print_prometheus(&shm.map->guards, p, monotonic());
 		} else {
 			printf("state file %s (version %u)\n\n", file, BS_SHM_VERSION);

@@ -62,6 +62,9 @@ assert_eq "$(count_lines '"event":"cap.acquired".*"share":"machine"' machine.jso
 	"every wait ends in cap.acquired"
 "$BS_CLI" state -p "$BS_TMP/policy.ini" >state.txt
 assert_grep '^  capped +127\.0\.0\.1:[0-9]+ +0 +4 +0$' state.txt "backstop state: caps all free"
+"$BS_CLI" state -p "$BS_TMP/policy.ini" --prometheus >metrics.prom
+assert_grep '^backstop_cap_max_conns\{rule="capped",dest="127\.0\.0\.1:[0-9]+"\} 4$' metrics.prom "cap metric"
+promtool check metrics <metrics.prom || fail "promtool rejects backstop state --prometheus"
 
 # 2. SIGKILL at random moments.
 KILLS=200 PROCS=12

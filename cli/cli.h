@@ -18,6 +18,7 @@ int cli_run(int argc, char **argv);
 int cli_check(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_log(int argc, char **argv);
+int cli_state(int argc, char **argv);
 
 /* Print "backstop CMD: MESSAGE" and a pointer to --help on stderr;
  * returns CLI_USAGE. */

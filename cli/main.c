@@ -19,6 +19,8 @@ static const char usage[] =
 	"                      the rule matching DEST and its delay schedule\n"
 	"  log [OPTIONS] [FILE...|-]\n"
 	"                      summarise backstop JSON logs\n"
+	"  state [-p POLICY] [--reset] [--prometheus]\n"
+	"                      the machine-wide budgets and circuit breakers\n"
 	"  help [COMMAND]      this text, or a command's help\n"
 	"\n"
 	"Options:\n"
@@ -41,6 +43,7 @@ static const struct command commands[] = {
 	{ "check", cli_check },
 	{ "explain", cli_explain },
 	{ "log", cli_log },
+	{ "state", cli_state },
 };
 
 static const struct command *find_command(const char *name)

@@ -62,6 +62,8 @@ struct bs_caps {
 	uint32_t live;      /* CELL_LIVE entries */
 	bs_ns (*clock)(void *ctx);
 	void *clock_ctx;
+	void (*on_release)(void *ctx, const struct bs_cap_key *key);
+	void *on_release_ctx;
 	struct cap_entry cells[];
 };
 
@@ -99,6 +101,13 @@ void bs_caps_destroy(struct bs_caps *caps)
 	if (caps != NULL)
 		pthread_mutex_destroy(&caps->lock);
 	free(caps);
+}
+
+void bs_caps_on_release(struct bs_caps *caps,
+			void (*fn)(void *ctx, const struct bs_cap_key *key), void *ctx)
+{
+	caps->on_release = fn;
+	caps->on_release_ctx = ctx;
 }
 
 void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ctx)
@@ -427,10 +436,11 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 	}
 }
 
-void bs_cap_release(struct bs_caps *caps, uint32_t slot)
+/* Whether a slot was given back. */
+static bool release_slot(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)
-		return;
+		return false;
 	struct cap_entry *e = &caps->cells[slot];
 	/* Nobody waits: one CAS (see the top of this file). A count of 0
 	 * means not held: a double release must not corrupt counts. */
@@ -439,18 +449,29 @@ void bs_cap_release(struct bs_caps *caps, uint32_t slot)
 		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
 			continue;
 		if (__builtin_expect(atomic_load(&e->queued) == 0, 1))
-			return;
+			return true;
 		pthread_mutex_lock(&caps->lock);
 		hand_over_locked(caps, e);
 		pthread_mutex_unlock(&caps->lock);
-		return;
+		return true;
 	}
 	if (c == 0 || c == DEAD)
-		return;
+		return false;
 	pthread_mutex_lock(&caps->lock);
-	if (e->state == CELL_LIVE && atomic_load(&e->count) != 0)
+	bool held = e->state == CELL_LIVE && atomic_load(&e->count) != 0;
+	if (held)
 		release_locked(caps, e);
 	pthread_mutex_unlock(&caps->lock);
+	return held;
+}
+
+void bs_cap_release(struct bs_caps *caps, uint32_t slot)
+{
+	/* The key is read first: once released, the cell may serve another. */
+	struct bs_cap_key key;
+	bool keyed = caps->on_release != NULL && bs_cap_key_of(caps, slot, &key);
+	if (release_slot(caps, slot) && keyed)
+		caps->on_release(caps->on_release_ctx, &key);
 }
 
 /* For the accessors, which read atomics only: no lock. */

@@ -78,6 +78,11 @@ bool bs_cap_key_of(struct bs_caps *caps, uint32_t slot, struct bs_cap_key *out);
 /* How many callers are queued for slot's key. */
 uint32_t bs_cap_queued(struct bs_caps *caps, uint32_t slot);
 
+/* Call fn(ctx, key) after every slot given back, outside the lock (the
+ * preload mirrors machine-wide slots this way: engine/mcaps.h). */
+void bs_caps_on_release(struct bs_caps *caps,
+			void (*fn)(void *ctx, const struct bs_cap_key *key), void *ctx);
+
 /* Replace the clock that decides waiter expiry (default CLOCK_MONOTONIC;
  * NULL restores it). For tests: waits still end by the real deadline_at. */
 void bs_caps_set_clock(struct bs_caps *caps, bs_ns (*clock)(void *ctx), void *ctx);

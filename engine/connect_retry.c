@@ -34,6 +34,7 @@ void bs_connect_retry_call(struct bs_retry_call *out, const struct bs_connect_ca
 		.log = c->log,
 		.start = c->start,
 		.waited = c->waited,
+		.guard = c->guard,
 	};
 }
 

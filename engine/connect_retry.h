@@ -17,6 +17,7 @@ struct bs_connect_call {
 	const char *name;     /* the host name dest was resolved from, or NULL */
 	bs_ns start;          /* when the program's call began */
 	bool waited;          /* a cap wait preceded: log connect.ok even on a first-try success */
+	const struct bs_guard *guard; /* budget and breaker; NULL: none */
 };
 
 /* The engine's view of c, which must outlive *out and every step taken

@@ -59,6 +59,43 @@ void bs_retry_start(struct bs_retry *r, const struct bs_retry_call *call)
 	r->attempt = 0;
 	r->last_err = ETIMEDOUT; /* what "the deadline ran out" returns */
 	r->bound_by_deadline = false;
+	r->held = false;
+	if (call->guard != NULL)
+		bs_guard_call(call->guard, call->start);
+}
+
+/* The bound the next attempt would get at `now` (< deadline_at). */
+static bs_ns next_bound(const struct bs_retry *r, bs_ns now, bool *by_deadline)
+{
+	const bs_ns left = r->deadline_at - now;
+	const bs_ns per_attempt = r->call->limits.attempt_timeout;
+	*by_deadline = per_attempt == 0 || per_attempt >= left;
+	return *by_deadline ? left : per_attempt;
+}
+
+enum bs_retry_gate bs_retry_gate(struct bs_retry *r, bs_ns now, bs_ns *delay)
+{
+	const struct bs_guard *g = r->call->guard;
+	if (g == NULL || g->breaker == NULL || now >= r->deadline_at)
+		return BS_RETRY_GO; /* bs_retry_bound gives up on the deadline */
+	bool by_deadline;
+	const bs_ns probe_bound = next_bound(r, now, &by_deadline);
+	int dest_err = 0;
+	switch (bs_guard_admit(g, r->call->log, now, probe_bound, r->deadline_at,
+			       r->call->rng, delay, &dest_err)) {
+	case BS_GUARD_GO:
+		return BS_RETRY_GO;
+	case BS_GUARD_HOLD:
+		r->held = true;
+		return BS_RETRY_HOLD;
+	case BS_GUARD_REFUSE:
+		break;
+	}
+	/* The call's own last failure, or, when it made no attempt, the
+	 * destination's (what fail-fast must return). */
+	give_up(r, r->attempt == 0 && dest_err != 0 ? dest_err : r->last_err,
+		BS_GIVEUP_BREAKER);
+	return BS_RETRY_STOP;
 }
 
 bs_ns bs_retry_bound(struct bs_retry *r, bs_ns now)
@@ -67,17 +104,16 @@ bs_ns bs_retry_bound(struct bs_retry *r, bs_ns now)
 		give_up(r, r->last_err, BS_GIVEUP_DEADLINE);
 		return 0;
 	}
-	const bs_ns left = r->deadline_at - now;
-	const bs_ns per_attempt = r->call->limits.attempt_timeout;
 	r->attempt++;
-	r->bound_by_deadline = per_attempt == 0 || per_attempt >= left;
-	return r->bound_by_deadline ? left : per_attempt;
+	return next_bound(r, now, &r->bound_by_deadline);
 }
 
 void bs_retry_succeeded(struct bs_retry *r, bs_ns now)
 {
 	struct bs_logline line;
-	if ((r->attempt > 1 || r->call->waited) &&
+	if (r->call->guard != NULL)
+		bs_guard_succeeded(r->call->guard, r->call->log);
+	if ((r->attempt > 1 || r->call->waited || r->held) &&
 	    line_begin(&line, r, r->call->subject.events->ok)) {
 		bs_line_ms(&line, "elapsed_ms", now - r->call->start);
 		bs_line_emit(&line, r->call->log);
@@ -89,18 +125,26 @@ enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 {
 	const struct bs_retry_call *call = r->call;
 	const struct bs_retry_subject *s = &call->subject;
+	const bool retryable = s->retryable == NULL || s->retryable(s->ctx, err);
+	/* What the program would retry is what says the destination is down. */
+	const bool opened_to_fail = call->guard != NULL && retryable &&
+				    bs_guard_failed(call->guard, call->log, now, err, call->rng);
 	if (err == ETIMEDOUT && r->bound_by_deadline)
 		return give_up(r, err, BS_GIVEUP_DEADLINE);
-	if (s->retryable != NULL && !s->retryable(s->ctx, err))
+	if (!retryable)
 		return give_up(r, err, err == EINTR ? BS_GIVEUP_INTERRUPTED
 						    : BS_GIVEUP_NOT_RETRYABLE);
 	if (call->limits.attempts != 0 && r->attempt >= call->limits.attempts)
 		return give_up(r, err, BS_GIVEUP_ATTEMPTS);
+	if (opened_to_fail)
+		return give_up(r, err, BS_GIVEUP_BREAKER);
 
 	*delay = bs_backoff_next(call->limits.backoff, r->attempt, &r->prev_delay,
 				 call->rng);
 	if (!bs_delay_fits(now, *delay, r->deadline_at))
 		return give_up(r, err, BS_GIVEUP_DEADLINE);
+	if (call->guard != NULL && !bs_guard_retry(call->guard, call->log, now))
+		return give_up(r, err, BS_GIVEUP_BUDGET);
 	r->last_err = err;
 	struct bs_logline line;
 	if (line_begin(&line, r, s->events->retry)) {
@@ -124,11 +168,31 @@ void bs_retry_interrupted(struct bs_retry *r, int err)
 	give_up(r, r->last_err, BS_GIVEUP_INTERRUPTED);
 }
 
+/* A pause of the blocking loop: 0, or the interruption (the call gave up). */
+static int pause_io(struct bs_retry *r, const struct bs_retry_io *io, bs_ns delay)
+{
+	const int paused = io->pause(io->ctx, delay);
+	if (paused != 0)
+		bs_retry_interrupted(r, paused);
+	return paused;
+}
+
 int bs_retry_run(const struct bs_retry_call *call, const struct bs_retry_io *io)
 {
 	struct bs_retry r;
 	bs_retry_start(&r, call);
 	for (;;) {
+		bs_ns hold;
+		switch (bs_retry_gate(&r, io->now(io->ctx), &hold)) {
+		case BS_RETRY_STOP:
+			return bs_retry_error(&r);
+		case BS_RETRY_HOLD:
+			if (pause_io(&r, io, hold) != 0)
+				return bs_retry_error(&r);
+			continue;
+		case BS_RETRY_GO:
+			break;
+		}
 		const bs_ns bound = bs_retry_bound(&r, io->now(io->ctx));
 		if (bound == 0)
 			return bs_retry_error(&r);
@@ -141,10 +205,7 @@ int bs_retry_run(const struct bs_retry_call *call, const struct bs_retry_io *io)
 		bs_ns delay;
 		if (bs_retry_failed(&r, err, now, &delay) == BS_RETRY_GIVEUP)
 			return bs_retry_error(&r);
-		const int paused = io->pause(io->ctx, delay);
-		if (paused != 0) {
-			bs_retry_interrupted(&r, paused);
+		if (pause_io(&r, io, delay) != 0)
 			return bs_retry_error(&r);
-		}
 	}
 }

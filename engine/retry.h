@@ -5,8 +5,9 @@
  * which delay, when to give up and why, and writes the log lines.
  *
  * Two ways to drive it:
- *  - step by step (bs_retry_start, bs_retry_bound, bs_retry_failed,
- *    bs_retry_succeeded, bs_retry_interrupted): for a caller that cannot
+ *  - step by step (bs_retry_start, then per attempt bs_retry_gate and
+ *    bs_retry_bound, bs_retry_failed or bs_retry_succeeded;
+ *    bs_retry_interrupted): for a caller that cannot
  *    block, such as an asynchronous connect resumed from poll/epoll;
  *  - bs_retry_run: the blocking loop over an attempt/pause/clock triple,
  *    tested with fakes and used by the blocking wrappers. */
@@ -15,6 +16,7 @@
 
 #include <stdbool.h>
 
+#include "engine/guard.h"
 #include "engine/log.h"
 #include "engine/rng.h"
 #include "policy/policy.h"
@@ -24,6 +26,8 @@
 #define BS_GIVEUP_DEADLINE "deadline"
 #define BS_GIVEUP_NOT_RETRYABLE "not_retryable"
 #define BS_GIVEUP_INTERRUPTED "interrupted"
+#define BS_GIVEUP_BUDGET "budget"
+#define BS_GIVEUP_BREAKER "breaker"
 
 /* The three events of one family ("connect.retry", "connect.ok",
  * "connect.giveup"). */
@@ -59,6 +63,7 @@ struct bs_retry_call {
 	struct bs_log *log;   /* NULL: log nothing */
 	bs_ns start;          /* when the program's call began */
 	bool waited;          /* a wait preceded (a cap): log *.ok even on a first-try success */
+	const struct bs_guard *guard; /* budget and breaker; NULL: none */
 };
 
 /* One call in progress. Plain data: it may live in a table slot between
@@ -70,11 +75,24 @@ struct bs_retry {
 	uint32_t attempt;        /* attempts begun so far */
 	int last_err;            /* what a give-up returns */
 	bool bound_by_deadline;  /* the latest bound was the time left */
+	bool held;               /* the breaker held the call at least once */
 };
 
 enum bs_retry_step { BS_RETRY_AGAIN, BS_RETRY_GIVEUP };
 
 void bs_retry_start(struct bs_retry *r, const struct bs_retry_call *call);
+
+enum bs_retry_gate { BS_RETRY_GO, BS_RETRY_HOLD, BS_RETRY_STOP };
+
+/* With a guard, before every attempt (before bs_retry_bound), at `now`:
+ * whether the destination's circuit lets it through. BS_RETRY_GO: take
+ * the bound and attempt (this attempt may be the half-open probe).
+ * BS_RETRY_HOLD (on_open = wait): make no attempt; pause *delay (it ends
+ * before the deadline), then ask again. BS_RETRY_STOP: the call gave up
+ * with reason breaker (logged) and bs_retry_error says what to return:
+ * the call's last real error, or the destination's when it made no
+ * attempt. Without a guard or a breaker: always BS_RETRY_GO, no cost. */
+enum bs_retry_gate bs_retry_gate(struct bs_retry *r, bs_ns now, bs_ns *delay);
 
 /* Before an attempt, at `now`: its bound, min(attempt_timeout, time
  * left), > 0. Returns 0 when no attempt fits any more (a wait or an
@@ -83,7 +101,8 @@ void bs_retry_start(struct bs_retry *r, const struct bs_retry_call *call);
 bs_ns bs_retry_bound(struct bs_retry *r, bs_ns now);
 
 /* The attempt succeeded at `now`: logs *.ok when it was not the first
- * attempt or a wait preceded it. */
+ * attempt or a wait (a cap, the breaker) preceded it. A success closes the
+ * guard's circuit. */
 void bs_retry_succeeded(struct bs_retry *r, bs_ns now);
 
 /* The attempt failed with err at `now`. BS_RETRY_AGAIN: pause *delay
@@ -91,7 +110,9 @@ void bs_retry_succeeded(struct bs_retry *r, bs_ns now);
  * logged, and bs_retry_error says what to return. An attempt cut short by
  * its bound reports ETIMEDOUT; when that bound was the time left, the call
  * gives up with reason deadline. No pause is granted that would end at or
- * past the deadline. */
+ * past the deadline. With a guard: a failure the subject would retry
+ * counts against the breaker, and a retry the budget does not grant is
+ * not made (reason budget, the last real error). */
 enum bs_retry_step bs_retry_failed(struct bs_retry *r, int err, bs_ns now,
 				   bs_ns *delay);
 

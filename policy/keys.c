@@ -31,6 +31,10 @@ static const struct bs_enum_name failover_names[] = {
 	{"off", BS_FAILOVER_OFF}, {"next", BS_FAILOVER_NEXT}, {NULL, 0}};
 static const struct bs_enum_name dns_mode_names[] = {
 	{"retry", BS_DNS_RETRY}, {"off", BS_DNS_OFF}, {NULL, 0}};
+static const struct bs_enum_name share_names[] = {
+	{"process", BS_SHARE_PROCESS}, {"machine", BS_SHARE_MACHINE}, {NULL, 0}};
+static const struct bs_enum_name on_open_names[] = {
+	{"wait", BS_ONOPEN_WAIT}, {"fail", BS_ONOPEN_FAIL}, {NULL, 0}};
 static const struct bs_enum_name sleep_mode_names[] = {
 	{"retry", BS_SLEEP_RETRY}, {"all", BS_SLEEP_ALL}, {"off", BS_SLEEP_OFF}, {NULL, 0}};
 
@@ -40,6 +44,8 @@ static const struct bs_key keys[] = {
 	 "where log lines go: stderr, fd:N, syslog, off or /absolute/path.jsonl", "stderr"},
 	{BS_SC_GLOBAL, "seed", BS_K_UINT, GLB(seed), 0, 0, UINT64_MAX, NULL, false,
 	 "random seed for jitter; 0 seeds from the kernel", "0"},
+	{BS_SC_GLOBAL, "state", BS_K_STATE, GLB(state_path), 0, 0, 0, NULL, false,
+	 "machine-wide state file for rules with share = machine: off or /absolute/path", "off"},
 
 	{BS_SC_RULE, "match", BS_K_PATTERNS, RULE(match), offsetof(struct bs_rule, n_match), 0, 0, NULL, true,
 	 "destinations this rule applies to", NULL},
@@ -77,6 +83,20 @@ static const struct bs_key keys[] = {
 	 "longest wait for a slot (within the deadline)", "2s"},
 	{BS_SC_RULE, "failover", BS_K_ENUM, RULE(failover), 0, 0, 0, failover_names, false,
 	 "next: a retry moves on to the next address the name resolved to; off", "next"},
+	{BS_SC_RULE, "share", BS_K_ENUM, RULE(share), 0, 0, 0, share_names, false,
+	 "where caps, budget and breaker count: process, or machine ([global] state)", "process"},
+	{BS_SC_RULE, "retry_budget", BS_K_BUDGET, RULE(retry_budget), 0, 0, 0, NULL, false,
+	 "retries allowed as a share of calls in the window; off: no budget", "off"},
+	{BS_SC_RULE, "retry_budget_min", BS_K_UINT, RULE(retry_budget_min), 0, 0, 1000000, NULL, false,
+	 "retries per second allowed on top of the share", "10"},
+	{BS_SC_RULE, "retry_budget_window", BS_K_DURATION, RULE(retry_budget_window), 0, 1, 0, NULL, false,
+	 "the sliding window calls and retries are counted over", "10s"},
+	{BS_SC_RULE, "breaker", BS_K_UINT, RULE(breaker), 0, 0, 1000, NULL, false,
+	 "consecutive failed attempts that open the circuit; 0: off", "0"},
+	{BS_SC_RULE, "breaker_cooldown", BS_K_DURATION, RULE(breaker_cooldown), 0, 1, 0, NULL, false,
+	 "first open period (jittered; x2, x3 ... up to x10 while probes fail)", "5s"},
+	{BS_SC_RULE, "on_open", BS_K_ENUM, RULE(on_open), 0, 0, 0, on_open_names, false,
+	 "circuit open: wait (within the deadline) for the half-open probe, or fail at once", "wait"},
 
 	{BS_SC_ACCEPT, "max_per_client", BS_K_UINT, ACC(max_per_client), 0, 0, 1000000, NULL, false,
 	 "open connections per client; excess ones are closed at once; 0: unlimited", "0"},
@@ -353,6 +373,10 @@ static int parse_into(const struct bs_key *k, char *base, const char *value,
 		return bs_wrap_parse_value(k, base, value, why, cap);
 	case BS_K_EAISET:
 		return bs_parse_eainames(value, (bs_eaiset *)field, why, cap);
+	case BS_K_BUDGET:
+		return bs_parse_budget(value, (uint32_t *)field, why, cap);
+	case BS_K_STATE:
+		return bs_parse_state_path(value, (char **)field, why, cap);
 	}
 	return -1;
 }
@@ -432,6 +456,12 @@ void bs_key_format(const struct bs_policy *p, const struct bs_key *k, size_t r,
 	case BS_K_PATTERNS:
 		format_patterns(*(struct bs_pattern *const *)field,
 				*(const size_t *)(base + k->count_off), buf, cap);
+		return;
+	case BS_K_BUDGET:
+		bs_format_budget(buf, cap, *(const uint32_t *)field);
+		return;
+	case BS_K_STATE:
+		snprintf(buf, cap, "%s", *(char *const *)field ? *(char *const *)field : "off");
 		return;
 	case BS_K_LOG: {
 		const struct bs_global *g = (const struct bs_global *)base;

@@ -84,6 +84,19 @@ static int check_backoff(const struct bs_policy *p, enum bs_scope scope, size_t 
 		    where, sec, vmax, vbase);
 }
 
+/* share = machine needs somewhere to share: the state file. */
+static int check_machine(struct bs_policy *p, size_t r, struct bs_error *err)
+{
+	p->any_machine = true;
+	if (p->global.state_path != NULL)
+		return 0;
+	char where[BS_WHY_MAX], sec[BS_NAME_MAX + 16];
+	bs_origin_text(p, bs_key_find(BS_SC_RULE, "share", r > 0), r, where, sizeof where);
+	bs_section_text(p, BS_SC_RULE, r, sec, sizeof sec);
+	return fail(err, "%s: %s share = machine needs a state file: set [global] state = /dev/shm/backstop.state (or share = process)",
+		    where, sec);
+}
+
 static int by_name(const void *a, const void *b, void *ctx)
 {
 	const struct bs_rule *rules = ctx;
@@ -128,6 +141,8 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 			return -1;
 		if (rule->max_conns > 0)
 			p->any_caps = true;
+		if (rule->share == BS_SHARE_MACHINE && check_machine(p, r, err) != 0)
+			return -1;
 	}
 	for (size_t w = 1; w < p->n_wraps; w++)
 		if (check_backoff(p, BS_SC_WRAP, w, &p->wraps[w].backoff, err) != 0)

@@ -32,6 +32,8 @@ enum bs_key_type {
 	BS_K_RETRY_IF,     /* struct bs_retry_if */
 	BS_K_STRING,       /* char[size], non-empty, no spaces */
 	BS_K_EAISET,       /* uint32_t bs_eaiset (policy/eainames.h) */
+	BS_K_BUDGET,       /* uint32_t percent, or BS_BUDGET_OFF */
+	BS_K_STATE,        /* char *: an absolute path, NULL for off */
 };
 
 struct bs_enum_name {
@@ -53,7 +55,7 @@ struct bs_key {
 	const char *def;  /* the built-in default, as text; NULL: empty */
 };
 
-#define BS_SCOPE_KEYS_MAX 20
+#define BS_SCOPE_KEYS_MAX 40
 
 /* The keys of one scope, in describe order. */
 const struct bs_key *bs_scope_keys(enum bs_scope scope, size_t *n);

@@ -90,6 +90,7 @@ void bs_policy_free(struct bs_policy *p)
 	free(p->wraps);
 	bs_patterns_free(p->accept.exempt, p->accept.n_exempt);
 	free(p->global.log_path);
+	free(p->global.state_path);
 	free(p->source);
 	bs_matcher_free(p->matcher);
 	bs_name_matcher_free(p->names);

@@ -54,6 +54,9 @@ enum bs_nonblocking { BS_NB_PASS, BS_NB_SYNC };
 enum bs_cap_scope { BS_SCOPE_DEST, BS_SCOPE_HOST, BS_SCOPE_RULE };
 enum bs_on_cap { BS_ONCAP_WAIT, BS_ONCAP_FAIL };
 enum bs_failover { BS_FAILOVER_OFF, BS_FAILOVER_NEXT };
+enum bs_share { BS_SHARE_PROCESS, BS_SHARE_MACHINE };
+enum bs_on_open { BS_ONOPEN_WAIT, BS_ONOPEN_FAIL };
+#define BS_BUDGET_OFF UINT32_MAX /* retry_budget = off */
 
 /* Exponential backoff with jitter: the delay before retry n (n >= 1) is
  * min(max_delay, base * factor^(n-1)), then jittered. */
@@ -103,7 +106,21 @@ struct bs_rule {
 	size_t n_match;
 	struct bs_pattern *exempt; /* exempt from max_conns, still retried */
 	size_t n_exempt;
+	/* docs/shared-state.md */
+	enum bs_share share;     /* where caps, budget and breaker are counted */
+	uint32_t retry_budget;   /* percent of calls; BS_BUDGET_OFF: no budget */
+	uint32_t retry_budget_min; /* retries per second allowed regardless */
+	bs_ns retry_budget_window;
+	uint32_t breaker;        /* consecutive failed attempts that open; 0: off */
+	bs_ns breaker_cooldown;  /* the first open period */
+	enum bs_on_open on_open;
 };
+
+/* Whether calls under rule consult a budget or a breaker. */
+static inline bool bs_rule_guarded(const struct bs_rule *rule)
+{
+	return rule->retry_budget != BS_BUDGET_OFF || rule->breaker > 0;
+}
 
 enum bs_client_scope {
 	BS_CLIENT_HOST,   /* per client address */
@@ -197,6 +214,7 @@ struct bs_global {
 	int log_fd;        /* BS_LOG_FD */
 	char *log_path;    /* BS_LOG_FILE */
 	uint64_t seed;     /* 0: seed from the kernel */
+	char *state_path;  /* the machine-wide state file; NULL: off */
 };
 
 struct bs_matcher; /* opaque lookup structure built at load time */
@@ -212,6 +230,7 @@ struct bs_policy {
 	size_t n_wraps;        /* including wraps[0] */
 	struct bs_dns_policy dns;
 	bool any_caps;         /* some rule has max_conns > 0 */
+	bool any_machine;      /* some rule has share = machine */
 	char *source;          /* "built-in", or the file path; "+env" if overridden */
 	struct bs_matcher *matcher;
 	struct bs_name_matcher *names; /* NULL: no rule matches by name */

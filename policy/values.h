@@ -46,6 +46,11 @@ int bs_parse_name_pattern(const char *tok, struct bs_pattern *p, char *why,
 int bs_parse_patterns(const char *s, struct bs_pattern **list, size_t *n,
 		      char *why, size_t cap);
 void bs_patterns_free(struct bs_pattern *list, size_t n);
+/* off | N%: a retry budget (BS_BUDGET_OFF for off). */
+int bs_parse_budget(const char *s, uint32_t *out, char *why, size_t cap);
+void bs_format_budget(char *buf, size_t cap, uint32_t percent);
+/* off | /absolute/path: *path replaced (NULL for off). */
+int bs_parse_state_path(const char *s, char **path, char *why, size_t cap);
 /* stderr | fd:N | syslog | off | /absolute/path */
 int bs_parse_log(const char *s, struct bs_global *g, char *why, size_t cap);
 

@@ -396,8 +396,15 @@ static void note_pass(struct outbound *o)
 
 /* ---- managed: attempts with retries -------------------------------------- */
 
-static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_err)
+/* The loop; replay: its first attempt was made already and ended with
+ * first_err. */
+static int retry_loop(struct outbound *o, bs_ns start, bool waited, bool replay,
+		      int first_err)
 {
+	const char *share;
+	struct bs_guard guard;
+	struct bs_guard_names names;
+	struct bs_guard_table *table = bs_guard_table_of(o->rt, o->rule, &share);
 	const struct bs_connect_call call = {
 		.rule = o->rule,
 		.rng = bs_thread_rng(),
@@ -407,11 +414,12 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.name = bs_resolved_name(o->resolved),
 		.start = start,
 		.waited = waited,
+		.guard = bs_guard_for(&guard, &names, table, o->rule, dest_of(o), share),
 	};
 	const struct bs_retry_io io = {
 		.ctx = o, .attempt = attempt_io, .pause = bs_pause_io, .now = now_io,
 	};
-	o->replay = true;
+	o->replay = replay;
 	o->first_err = first_err;
 	return bs_connect_retry(&call, &io);
 }
@@ -436,6 +444,17 @@ static void cancelled(void *arg)
 	errno = saved;
 }
 
+/* A retried connect under a budget or a breaker goes through the engine
+ * from its first attempt: the call counts toward the budget and an open
+ * circuit may stop it before it touches the network. A nonblocking
+ * connect left to the program (nonblocking = pass) is not retried, so
+ * nothing guards it. */
+static bool guarded(struct outbound *o)
+{
+	return bs_rule_guarded(o->rule) && is_stream(o) &&
+	       (o->rule->nonblocking != BS_NB_PASS || !nonblocking(o));
+}
+
 /* Returns 0 or the errno. */
 static int connect_managed(struct outbound *o, bs_ns start)
 {
@@ -449,6 +468,11 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	if (err != 0)
 		return err;
 
+	if (guarded(o)) {
+		err = retry_loop(o, start, waited, false, 0);
+		settle_slot(o, err == 0);
+		return err;
+	}
 	bs_ns now = o->clock = waited ? bs_now() : start;
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
@@ -458,7 +482,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 		if (err != 0)
 			note_pass(o);
 	} else if ((err != 0 && is_stream(o)) || waited) {
-		err = retry_loop(o, start, waited, err);
+		err = retry_loop(o, start, waited, true, err);
 	}
 	settle_slot(o, err == 0 || (o->passed && err == EINPROGRESS));
 	return err;
@@ -523,11 +547,11 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 		return BS_REAL(connect)(fd, sa, len);
 
 	/* The common case, with no per-call state: a watched TCP connect with
-	 * no cap or io_timeout that succeeds (errno untouched: nothing here
+	 * no cap, io_timeout, budget or breaker that succeeds (errno untouched: nothing here
 	 * writes it). Anything else goes on from its result. */
 	int premade = -1;
 	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
-			     sa->sa_family != AF_UNIX, 1)) {
+			     sa->sa_family != AF_UNIX && !bs_rule_guarded(rule), 1)) {
 		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
 		if (w != NULL) {
 			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;

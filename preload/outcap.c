@@ -15,6 +15,7 @@
 static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_rule *rule,
 		    const struct sockaddr *sa, socklen_t len, uint32_t in_use, bs_ns waited)
 {
+	const bool machine = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL;
 	char dest[BS_DEST_MAX];
 	bs_dest_format(dest, sizeof dest, sa, len);
 	struct bs_logline line;
@@ -28,6 +29,7 @@ static void log_cap(struct bs_runtime *rt, const char *event, const struct bs_ru
 	bs_line_int(&line, "in_use", in_use);
 	bs_line_int(&line, "max_conns", rule->max_conns);
 	bs_line_ms(&line, "waited_ms", waited);
+	bs_line_str(&line, "share", machine ? "machine" : "process");
 	bs_line_emit(&line, &rt->log);
 }
 
@@ -78,6 +80,78 @@ static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 	return 0;
 }
 
+/* Marks the process-table mirror of a machine-wide slot. */
+#define BS_CAP_RULE_MACHINE 0x40000000u
+
+static uint64_t machine_key(const struct bs_rule *rule, const struct bs_cap_key *key)
+{
+	return bs_mcap_key(rule->name, key);
+}
+
+/* The mirror: an uncapped slot of the process's table for fd tracking. */
+static uint32_t mirror_slot(struct bs_runtime *rt, const struct bs_cap_key *key)
+{
+	struct bs_cap_request req = { .key = *key, .limit = UINT32_MAX };
+	req.key.rule |= BS_CAP_RULE_MACHINE;
+	struct bs_cap_outcome out;
+	enum bs_cap_status st = bs_cap_acquire(rt->caps, &req, &out);
+	return st == BS_CAP_ACQUIRED ? out.slot : BS_CAP_NONE;
+}
+
+static int acquire_machine(struct bs_runtime *rt, const struct bs_rule *rule,
+			   const struct sockaddr *sa, socklen_t len,
+			   bool (*may_wait)(void *ctx), void *ctx, bs_ns deadline_at,
+			   uint32_t *slot, bool *waited)
+{
+	struct bs_cap_key key;
+	bs_cap_key_outbound(&key, rule, sa, len);
+	char dest[BS_DEST_MAX];
+	bs_dest_format(dest, sizeof dest, sa, len);
+	struct bs_mcap_request req = {
+		.key = machine_key(rule, &key), .rule = rule->name, .dest = dest,
+		.limit = rule->max_conns < 65535 ? rule->max_conns : 65535,
+	};
+	uint32_t in_use;
+	enum bs_cap_status st = bs_mcap_acquire(rt->machine_caps, &req, &in_use);
+	if (st == BS_CAP_UNTRACKED)
+		return 0; /* the table is full: fail open, as per process */
+	if (st == BS_CAP_REJECT) {
+		if (rule->on_cap == BS_ONCAP_FAIL || !may_wait(ctx)) {
+			log_cap(rt, "cap.reject", rule, sa, len, in_use, 0);
+			return EAGAIN;
+		}
+		log_cap(rt, "cap.wait", rule, sa, len, in_use, 0);
+		req.wait = true;
+		req.deadline_at = wait_until(rule, deadline_at);
+		const bs_ns start = bs_now();
+		st = bs_mcap_acquire(rt->machine_caps, &req, &in_use);
+		const bs_ns waited_ns = bs_now() - start;
+		if (st == BS_CAP_TIMEOUT || st == BS_CAP_REJECT) {
+			log_cap(rt, "cap.timeout", rule, sa, len, in_use, waited_ns);
+			return ETIMEDOUT;
+		}
+		*waited = true;
+		log_cap(rt, "cap.acquired", rule, sa, len, in_use, waited_ns);
+		if (st == BS_CAP_UNTRACKED)
+			return 0;
+	}
+	*slot = mirror_slot(rt, &key);
+	if (*slot == BS_CAP_NONE) /* no mirror, nothing would give it back */
+		bs_mcap_release(rt->machine_caps, req.key);
+	return 0;
+}
+
+void bs_outcap_released(void *ctx, const struct bs_cap_key *key)
+{
+	struct bs_runtime *rt = ctx;
+	if (key->rule == BS_CAP_RULE_INBOUND || !(key->rule & BS_CAP_RULE_MACHINE) ||
+	    rt->machine_caps == NULL)
+		return;
+	const uint32_t index = key->rule & ~BS_CAP_RULE_MACHINE;
+	if (index < rt->policy->n_rules)
+		bs_mcap_release(rt->machine_caps, machine_key(&rt->policy->rules[index], key));
+}
+
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
 		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
@@ -89,7 +163,9 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		return 0;
 	int saved = errno;
 	bs_fdtrack_init();
-	int err = acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited);
+	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
+		  ? acquire_machine(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited)
+		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited);
 	errno = saved;
 	return err;
 }

@@ -25,6 +25,13 @@
  * (not capped). Before waiting or rejecting, slots of descriptors closed
  * behind backstop's back are reclaimed (bs_fdtrack_reclaim).
  *
+ * share = machine (with the state file mapped): the slot is first taken
+ * in the machine-wide table (engine/mcaps.h), with the same wait, reject
+ * and log semantics but one queue for every process, then mirrored by an
+ * uncapped slot of the process's table (key rule | BS_CAP_RULE_MACHINE),
+ * which descriptor tracking releases like any other; its release gives
+ * the machine slot back (bs_outcap_released).
+ *
  * errno is never changed by these functions. */
 #ifndef BS_OUTCAP_H
 #define BS_OUTCAP_H
@@ -50,5 +57,9 @@ void bs_outcap_commit(int fd, uint32_t slot);
 
 /* The connect failed: release the slot now. */
 void bs_outcap_abandon(uint32_t slot);
+
+/* A slot of the process's cap table was given back (bs_caps_on_release):
+ * for a rule with share = machine, give back its machine-wide slot too. */
+void bs_outcap_released(void *rt, const struct bs_cap_key *key);
 
 #endif

@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "preload/fdtrack.h"
+#include "engine/shm.h"
+#include "preload/outcap.h"
 #include "preload/real.h"
 #include "preload/wrap.h"
 
@@ -29,6 +31,7 @@
 extern char **environ;
 
 static struct bs_runtime state;
+static struct bs_shm machine; /* the state file, when a rule shares by machine */
 /* &state once initialised; the only thing a wrapper's fast path loads. */
 struct bs_runtime *_Atomic bs_runtime_ready;
 static atomic_int init_started;
@@ -233,6 +236,38 @@ static void hand_on_policy_path(bool secure)
 	}
 }
 
+/* Budgets and breakers cost nothing unless a rule asks for one. The
+ * process table is there even for share = machine rules: they fall back
+ * to it when the state file cannot be used. */
+static void open_guards(void)
+{
+	bool any = false;
+	for (size_t r = 0; r < state.policy->n_rules; r++)
+		any |= bs_rule_guarded(&state.policy->rules[r]);
+	if (any)
+		state.guards = calloc(1, sizeof *state.guards);
+	const char *path = state.policy->global.state_path;
+	if (!state.policy->any_machine || path == NULL)
+		return;
+	char why[512];
+	if (bs_shm_open(&machine, path, true, true, why, sizeof why) == 0) {
+		state.machine_guards = &machine.map->guards;
+		if (state.caps != NULL) {
+			state.machine_caps = &machine.map->caps;
+			bs_caps_on_release(state.caps, bs_outcap_released, &state);
+		}
+		return;
+	}
+	/* Counted per process instead: a bad state file must not stop every
+	 * program that uses it. */
+	struct bs_logline line;
+	bs_line_begin(&line, &state.log, "state.error");
+	bs_line_str(&line, "path", path);
+	bs_line_str(&line, "error", why);
+	bs_line_str(&line, "share", "process");
+	bs_line_emit(&line, &state.log);
+}
+
 static void initialise(void)
 {
 	bs_real_resolve();
@@ -251,6 +286,7 @@ static void initialise(void)
 
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
+	open_guards();
 	seed_base = state.policy->global.seed;
 	owner_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(before_fork, in_parent, in_child);

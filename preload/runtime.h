@@ -9,6 +9,8 @@
 #include <time.h>
 
 #include "engine/caps.h"
+#include "engine/guardtab.h"
+#include "engine/mcaps.h"
 #include "engine/log.h"
 #include "policy/policy.h"
 #include "engine/rng.h"
@@ -18,7 +20,27 @@ struct bs_runtime {
 	struct bs_policy *policy;
 	struct bs_log log;
 	struct bs_caps *caps; /* NULL when no cap is configured anywhere */
+	/* Budgets and breakers: this process's (NULL when no rule has one),
+	 * and the machine's in the state file (NULL when off or unusable). */
+	struct bs_guard_table *guards;
+	struct bs_guard_table *machine_guards;
+	struct bs_mcap_table *machine_caps; /* max_conns of share = machine rules */
 };
+
+/* The table a rule's budget and breaker live in, and its name for the
+ * log. A rule with share = machine counts per process when the state
+ * file could not be used (state.error said so at start). */
+static inline struct bs_guard_table *bs_guard_table_of(const struct bs_runtime *rt,
+						       const struct bs_rule *rule,
+						       const char **share)
+{
+	if (rule->share == BS_SHARE_MACHINE && rt->machine_guards != NULL) {
+		*share = "machine";
+		return rt->machine_guards;
+	}
+	*share = "process";
+	return rt->guards;
+}
 
 /* The runtime, or NULL while it is being initialised (a wrapper called
  * from inside initialisation must pass straight through). Inline: every

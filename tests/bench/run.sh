@@ -33,9 +33,9 @@ mkdir -p "$OUT"
 	echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 } | tee "$RESULTS"
 
-overhead_section
-scale_section
-herd_section
-proxy_section
+# BENCH_SECTIONS="herd" runs only those sections (default: all).
+for section in ${BENCH_SECTIONS:-overhead scale herd proxy}; do
+	"${section}_section"
+done
 echo
 echo "results: $RESULTS"

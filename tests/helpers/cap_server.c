@@ -9,7 +9,8 @@
  * byte (the client closes after reading it); once EXPECTED connections
  * were accepted, all get their byte. With RELEASE_AT = 0 nothing is sent:
  * clients close on their own. Ends when EXPECTED connections were
- * accepted and all are closed, printing "max=M total=T".
+ * accepted and all are closed, printing "max=M total=T". EXPECTED = 0:
+ * serve until SIGTERM, then print the same.
  *
  * Before a new connection is counted, every open one is checked for EOF:
  * a client's close (FIN) precedes the connect it made room for, so a
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -32,6 +34,13 @@ struct conn {
 
 static struct conn conns[MAX_CONNS];
 static int n_open;
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static void die(const char *what)
 {
@@ -83,9 +92,11 @@ int main(int argc, char **argv)
 	fprintf(ready, "%d\n", ntohs(sin.sin_port));
 	fclose(ready);
 
+	struct sigaction sa = { .sa_handler = on_term }; /* no SA_RESTART: poll ends */
+	sigaction(SIGTERM, &sa, NULL);
 	int total = 0, max = 0;
 	struct pollfd pfd[MAX_CONNS + 1];
-	while (total < expected || n_open > 0) {
+	while (expected == 0 ? !stop : total < expected || n_open > 0) {
 		pfd[0] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		for (int i = 0; i < n_open; i++)
 			pfd[i + 1] = (struct pollfd){ .fd = conns[i].fd, .events = POLLIN };
@@ -104,7 +115,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n_open; i++)
 			unanswered += !conns[i].answered;
 		for (int i = 0; i < n_open; i++) {
-			if (total >= expected && release_at > 0)
+			if (expected > 0 && total >= expected && release_at > 0)
 				answer(&conns[i]);
 			else if (release_at > 0 && unanswered >= release_at && !conns[i].answered) {
 				answer(&conns[i]);

@@ -96,9 +96,10 @@ static void print_settings(const struct bs_rule *rule)
 	bs_format_duration(at, sizeof at, rule->attempt_timeout);
 	bs_format_duration(dl, sizeof dl, rule->deadline);
 	bs_format_jitter(jit, sizeof jit, &rule->backoff.jitter);
-	printf("settings     attempts = %" PRIu32 ", base = %s, factor = %g, "
+	printf("settings     attempts = %" PRIu32 "%s, base = %s, factor = %g, "
 	       "max_delay = %s, jitter = %s\n",
-	       rule->attempts, base, rule->backoff.factor, maxd, jit);
+	       rule->attempts, rule->attempts ? "" : " (no count limit)", base,
+	       rule->backoff.factor, maxd, jit);
 	printf("             attempt_timeout = %s, deadline = %s, nonblocking = %s\n",
 	       rule->attempt_timeout ? at : "0 (bounded by the deadline only)", dl,
 	       rule->nonblocking == BS_NB_SYNC ? "sync" : "pass");

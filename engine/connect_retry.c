@@ -27,7 +27,7 @@ void bs_connect_retry_call(struct bs_retry_call *out, const struct bs_connect_ca
 		.limits = { .attempts = c->rule->attempts,
 			    .backoff = &c->rule->backoff,
 			    .attempt_timeout = c->rule->attempt_timeout,
-			    .deadline = c->rule->deadline },
+			    .deadline = c->deadline ? c->deadline : c->rule->deadline },
 		.rng = c->rng,
 		.log = c->log,
 		.start = c->start,

@@ -14,6 +14,7 @@ struct bs_connect_call {
 	const char *dest;     /* formatted with bs_dest_format */
 	bs_ns start;          /* when the program's call began */
 	bool waited;          /* a cap wait preceded: log connect.ok even on a first-try success */
+	bs_ns deadline;       /* bound on the whole call; 0: the rule's deadline */
 };
 
 /* The engine's view of c, which must outlive *out and every step taken

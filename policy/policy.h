@@ -81,7 +81,7 @@ struct bs_rule {
 	char name[BS_NAME_MAX];
 	uint32_t index;          /* position in bs_policy.rules */
 	bool passthrough;        /* `passthrough = yes`: hand calls to libc untouched */
-	uint32_t attempts;       /* >= 1; 1 means no retry */
+	uint32_t attempts;       /* 1 means no retry; 0: no count limit (the deadline bounds the call) */
 	struct bs_backoff_params backoff; /* base, factor, max_delay, jitter */
 	bs_ns attempt_timeout;   /* 0: an attempt is bounded by the deadline only */
 	bs_ns deadline;          /* > 0: bound on the whole call, sleeps included */

@@ -52,6 +52,7 @@ struct outbound {
 	bool passed;                  /* nonblocking = pass: left to the program */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
+	bs_ns deadline;               /* bound on the whole call (see call_deadline) */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
 	bs_ns clock;                  /* the latest clock reading (see now_io) */
@@ -342,6 +343,18 @@ static void note_pass(struct outbound *o)
 
 /* ---- managed: attempts with retries -------------------------------------- */
 
+/* The rule's deadline, or a blocking socket's own SO_SNDTIMEO if shorter:
+ * a program that set a send timeout asked connect to return within it, so
+ * it bounds the whole call, retries included, not only each attempt.
+ * O_NONBLOCK is asked only when the program set a timeout. */
+static bs_ns call_deadline(struct outbound *o)
+{
+	bs_ns own = timeval_ns(o->program_timeout);
+	if (own != 0 && own < o->rule->deadline && !nonblocking(o))
+		return own;
+	return o->rule->deadline;
+}
+
 static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_err)
 {
 	const struct bs_connect_call call = {
@@ -352,6 +365,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.dest = dest_of(o),
 		.start = start,
 		.waited = waited,
+		.deadline = o->deadline,
 	};
 	const struct bs_retry_io io = {
 		.ctx = o, .attempt = attempt_io, .pause = pause_io, .now = now_io,
@@ -365,7 +379,8 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 static int connect_managed(struct outbound *o, bs_ns start)
 {
 	const struct bs_rule *rule = o->rule;
-	bs_ns deadline_at = start + rule->deadline;
+	o->deadline = call_deadline(o);
+	bs_ns deadline_at = start + o->deadline;
 	if (deadline_at < start)
 		deadline_at = UINT64_MAX;
 

@@ -9,6 +9,16 @@ cat out
 assert_grep '^destination +127\.0\.0\.1:5432' out "the destination is echoed"
 assert_grep '^rule +connect \(no \[dest\] rule matches' out "the built-in default has no dest rule"
 assert_grep '^attempt +delay before it' out "the schedule table is printed"
+# attempts = 0 (the default): no count limit, so explain counts how many
+# attempts the deadline allows when each fails at once (the engine's rule:
+# a pause must end before the deadline). With max_delay = 1s and a 10 s
+# deadline that is more than the 5 rows a table of 5 attempts would show.
+assert_grep '^settings +attempts = 0 \(no count limit\)' out "attempts = 0 is spelled out"
+count=$(sed -n 's/.*the call makes \([0-9]*\) \/ \([0-9]*\) \/ \([0-9]*\) attempts.*/\1 \2 \3/p' out)
+[ -n "$count" ] || fail "no attempt count for attempts = 0"
+set -- $count
+[ "$1" -le "$2" ] && [ "$2" -le "$3" ] && [ "$1" -gt 5 ] ||
+	fail "attempt count min/median/max out of order or too small: $count"
 "$BS_CLI" explain 127.0.0.1:5432 >again 2>&1
 cmp -s out again || fail "the schedule is not stable from run to run"
 python3 - out <<'PY' || fail "schedule table is not consistent"

@@ -36,10 +36,10 @@ START_TEST(builtin_defaults)
 	ck_assert_int_eq(p->global.log_kind, BS_LOG_STDERR);
 	ck_assert_uint_eq(p->global.seed, 0);
 	ck_assert(!c->passthrough);
-	ck_assert_uint_eq(c->attempts, 5);
+	ck_assert_uint_eq(c->attempts, 0); /* no count limit: the deadline bounds the call */
 	ck_assert_uint_eq(c->backoff.base, 100 * BS_MS);
 	ck_assert_double_eq(c->backoff.factor, 2.0);
-	ck_assert_uint_eq(c->backoff.max_delay, 2 * BS_SEC);
+	ck_assert_uint_eq(c->backoff.max_delay, 1 * BS_SEC);
 	ck_assert_int_eq(c->backoff.jitter.kind, BS_JITTER_FULL);
 	ck_assert_uint_eq(c->attempt_timeout, 2 * BS_SEC);
 	ck_assert_uint_eq(c->deadline, 10 * BS_SEC);
@@ -221,8 +221,7 @@ static const struct {
 	 "policy.conf:1: key 'attempts' before any section (start with [global], [connect], [dest \"NAME\"], [accept] or [sleep])"},
 	{"[connect]\nattempts = 3\nattempts = 4\n",
 	 "policy.conf:3: duplicate key 'attempts' in [connect] (first set at line 2; only match, exempt and retry_on may repeat)"},
-	{"[connect]\nattempts = 0\n", "policy.conf:2: [connect] attempts: 0 is out of range (allowed 1..1000)"},
-	{"[connect]\nattempts = 1001\n", "policy.conf:2: [connect] attempts: 1001 is out of range (allowed 1..1000)"},
+	{"[connect]\nattempts = 1001\n", "policy.conf:2: [connect] attempts: 1001 is out of range (allowed 0..1000)"},
 	{"[connect]\ndeadline = x\n", "policy.conf:2: [connect] deadline: bad duration 'x' (use e.g. 250ms, 2s, 1m)"},
 	{"[connect]\ndeadline = 0\n", "policy.conf:2: [connect] deadline: must be greater than 0"},
 	{"[connect]\nbase = 5\n",
@@ -242,7 +241,7 @@ static const struct {
 	{"[connect]\nmatch = 10.0.0.0/8\n",
 	 "policy.conf:2: 'match' is only allowed in [dest \"NAME\"] sections, not in [connect]"},
 	{"[connect]\nbase = 3s\n",
-	 "policy.conf:2: [connect] max_delay (2s) is less than base (3s); raise max_delay or lower base"},
+	 "policy.conf:2: [connect] max_delay (1s) is less than base (3s); raise max_delay or lower base"},
 	{"[connect]\nmax_delay = 10ms\n",
 	 "policy.conf:2: [connect] max_delay (10ms) is less than base (100ms); raise max_delay or lower base"},
 	{"[dest \"db\"]\nmatch = 1.2.3.4\nmax_delay = 10ms\n",
@@ -281,7 +280,7 @@ static const struct {
 	{"[accept]\nmax_per_clients = 3\n",
 	 "policy.conf:2: unknown key 'max_per_clients' in [accept] (did you mean 'max_per_client'?)"},
 	{"[sleep]\nwindw = 1s\n", "policy.conf:2: unknown key 'windw' in [sleep] (did you mean 'window'?)"},
-	{"[connect]\nattempts = 3\x01\n", "policy.conf:2: [connect] attempts: bad number '3\\x01' (allowed 1..1000)"},
+	{"[connect]\nattempts = 3\x01\n", "policy.conf:2: [connect] attempts: bad number '3\\x01' (allowed 0..1000)"},
 	{"[connect]\nattempts = 3\n\0\n", "policy.conf:3: NUL byte in line; a policy is a text file"},
 };
 
@@ -348,11 +347,21 @@ START_TEST(missing_and_unreadable_files)
 }
 END_TEST
 
+/* 0 is the built-in default: the deadline alone ends the retries. */
+START_TEST(attempts_zero_is_no_count_limit)
+{
+	struct bs_policy *p = load_ok("[connect]\nattempts = 4\n[dest \"db\"]\nmatch = 10.0.0.1:5432\nattempts = 0\n", NULL);
+	ck_assert_uint_eq(p->rules[0].attempts, 4);
+	ck_assert_uint_eq(p->rules[1].attempts, 0);
+	bs_policy_free(p);
+}
+END_TEST
+
 START_TEST(empty_file_is_the_builtin_policy)
 {
 	struct bs_policy *p = load_ok("", NULL);
 	ck_assert_uint_eq(p->n_rules, 1);
-	ck_assert_uint_eq(p->rules[0].attempts, 5);
+	ck_assert_uint_eq(p->rules[0].attempts, 0);
 	ck_assert_ptr_nonnull(strstr(p->source, "policy.conf"));
 	bs_policy_free(p);
 }
@@ -692,6 +701,7 @@ BS_SUITE(policy_suite)
 	tcase_add_test(tc, indented_line_is_not_a_continuation);
 	tcase_add_test(tc, missing_and_unreadable_files);
 	tcase_add_test(tc, empty_file_is_the_builtin_policy);
+	tcase_add_test(tc, attempts_zero_is_no_count_limit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("env");
 	tcase_add_test(tc, env_overrides_file);

@@ -7,8 +7,9 @@
 # log shows LATE_RETRIES connect.retry lines: the client has been refused
 # that many times and is still retrying. 5 is one more than the old
 # default (5 attempts, 4 retries, about 1.25 s of backoff on average) ever
-# made, so each test shows a server later than that default could wait. Every process of the client (git's remote helper, the
-# JVM's re-exec) opens the FIFO by its path, so the log is whole.
+# made, so each test shows a server later than that default could wait.
+# Every process of the client (git's remote helper, the JVM's re-exec)
+# opens the FIFO by its path, so the log is whole.
 
 # The built-in default: nothing from the runner's environment.
 unset $(compgen -e | grep '^BACKSTOP_') || true

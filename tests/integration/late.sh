@@ -25,25 +25,31 @@ late_fails_without() {
 	fi
 }
 
-# late_client NAME CMD...: start CMD in the background under the preload;
-# return once its log ($BS_TMP/NAME.jsonl) shows LATE_RETRIES connect.retry
-# lines.
-# Its output goes to $BS_TMP/NAME.out and NAME.err. Sets LATE_PID.
-late_client() {
-	local name=$1 hold
+# late_start NAME CMD...: start CMD in the background under the preload,
+# its log going through a FIFO to $BS_TMP/NAME.jsonl (read on with
+# late_await), its output to $BS_TMP/NAME.out and NAME.err. Sets LATE_PID.
+# Until late_release, the test holds a write end of the FIFO: a reader must
+# exist when backstop opens it, and the reader must not see end-of-file
+# before the client opened it.
+late_start() {
+	local name=$1
 	shift
 	local fifo="$BS_TMP/$name.fifo"
 	mkfifo "$fifo"
-	# A reader must exist when backstop opens the FIFO, and the reader
-	# must not see end-of-file before the client opened it: hold a write
-	# end ourselves until the first line came through.
-	exec {hold}<>"$fifo"
+	exec {LATE_HOLD}<>"$fifo"
 	exec {LATE_FD}<"$fifo"
 	BACKSTOP_LOG="$fifo" LD_PRELOAD="$BS_PRELOAD" "$@" \
 		>"$BS_TMP/$name.out" 2>"$BS_TMP/$name.err" &
 	LATE_PID=$!
-	late_await "$name" '"event":"connect.retry"' "$LATE_RETRIES"
-	exec {hold}>&-
+}
+late_release() { exec {LATE_HOLD}>&-; }
+
+# late_client NAME CMD...: late_start, and return once the client's log
+# shows LATE_RETRIES connect.retry lines.
+late_client() {
+	late_start "$@"
+	late_await "$1" '"event":"connect.retry"' "$LATE_RETRIES"
+	late_release
 }
 
 # late_await NAME TEXT [COUNT]: read the client's log on until COUNT

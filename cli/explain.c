@@ -102,7 +102,8 @@ static void print_settings(const struct bs_rule *rule)
 	       rule->backoff.factor, maxd, jit);
 	printf("             attempt_timeout = %s, deadline = %s, nonblocking = %s\n",
 	       rule->attempt_timeout ? at : "0 (bounded by the deadline only)", dl,
-	       rule->nonblocking == BS_NB_SYNC ? "sync" : "pass");
+	       rule->nonblocking == BS_NB_SYNC ? "sync" :
+	       rule->nonblocking == BS_NB_PASS ? "pass" : "async");
 	printf("             retry_on =");
 	for (int e = 1; e < BS_ERRNO_MAX; e++)
 		if (bs_errset_has(&rule->retry_on, e)) {

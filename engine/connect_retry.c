@@ -11,6 +11,7 @@ static void identify(struct bs_logline *line, const void *ctx)
 	bs_line_int(line, "fd", c->fd);
 	bs_line_str(line, "dest", c->dest);
 	bs_line_str(line, "rule", c->rule->name);
+	bs_line_str(line, "mode", c->mode);
 }
 
 static bool retryable(const void *ctx, int err)

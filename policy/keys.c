@@ -15,7 +15,7 @@
 #define GLB(field) F(struct bs_global, field)
 
 static const struct bs_enum_name nonblocking_names[] = {
-	{"pass", BS_NB_PASS}, {"sync", BS_NB_SYNC}, {NULL, 0}};
+	{"async", BS_NB_ASYNC}, {"sync", BS_NB_SYNC}, {"pass", BS_NB_PASS}, {NULL, 0}};
 static const struct bs_enum_name cap_scope_names[] = {
 	{"dest", BS_SCOPE_DEST}, {"host", BS_SCOPE_HOST}, {"rule", BS_SCOPE_RULE}, {NULL, 0}};
 static const struct bs_enum_name on_cap_names[] = {
@@ -57,7 +57,7 @@ static const struct bs_key keys[] = {
 	{BS_SC_RULE, "retry_on", BS_K_ERRSET, RULE(retry_on), 0, 0, 0, NULL, false,
 	 "errno names that are retried", "ECONNREFUSED ETIMEDOUT EHOSTUNREACH ENETUNREACH ENOENT EAGAIN"},
 	{BS_SC_RULE, "nonblocking", BS_K_ENUM, RULE(nonblocking), 0, 0, 0, nonblocking_names, false,
-	 "pass: leave nonblocking connects alone; sync: retry inside connect", "pass"},
+	 "async: retried behind the program's own poll/select/epoll; sync: retried inside connect; pass: left to the program", "async"},
 	{BS_SC_RULE, "io_timeout", BS_K_DURATION, RULE(io_timeout), 0, 0, 0, NULL, false,
 	 "SO_RCVTIMEO/SO_SNDTIMEO on the connected socket; 0: off", "0"},
 	{BS_SC_RULE, "max_conns", BS_K_UINT, RULE(max_conns), 0, 0, 1000000, NULL, false,

@@ -50,7 +50,7 @@ struct bs_jitter {
 	uint32_t percent; /* BS_JITTER_PERCENT only: 0..100 */
 };
 
-enum bs_nonblocking { BS_NB_PASS, BS_NB_SYNC };
+enum bs_nonblocking { BS_NB_ASYNC, BS_NB_SYNC, BS_NB_PASS };
 enum bs_cap_scope { BS_SCOPE_DEST, BS_SCOPE_HOST, BS_SCOPE_RULE };
 enum bs_on_cap { BS_ONCAP_WAIT, BS_ONCAP_FAIL };
 

@@ -38,6 +38,7 @@
 
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
+#include "preload/async.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
 
@@ -50,6 +51,7 @@ struct outbound {
 	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
+	bool async;                   /* nonblocking = async: handed to preload/async.c */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	bs_ns deadline;               /* bound on the whole call (see call_deadline) */
@@ -64,7 +66,7 @@ static bool is_stream(struct outbound *o)
 	if (o->stream < 0) {
 		int type = 0;
 		socklen_t len = sizeof type;
-		o->stream = getsockopt(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		o->stream = BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 			    type == SOCK_STREAM;
 	}
 	return o->stream;
@@ -194,11 +196,11 @@ static int finish_nonblocking(const struct outbound *o, bs_ns bound)
 {
 	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
 	struct timespec ts = bs_timespec(bound);
-	int ready = ppoll(&p, 1, &ts, NULL);
+	int ready = BS_REAL(ppoll)(&p, 1, &ts, NULL);
 	int err = ready < 0 ? errno : ready == 0 ? ETIMEDOUT : 0;
 	if (ready > 0) {
 		socklen_t len = sizeof err;
-		if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		if (BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
 	}
 	/* Also after EINTR: the program asked for a finished connect, so it
@@ -217,7 +219,7 @@ static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
 
 /* The first attempt, made before the program's O_NONBLOCK is known (see
  * the top of this file). */
-static int attempt_first(struct outbound *o, bs_ns bound)
+static int attempt_first(struct outbound *o, bs_ns bound, bs_ns start)
 {
 	int err = connect_bounded(o, bound);
 	if (err == 0)
@@ -227,6 +229,12 @@ static int attempt_first(struct outbound *o, bs_ns bound)
 	if (o->rule->nonblocking == BS_NB_PASS) {
 		o->passed = true;
 		return err;
+	}
+	if (o->rule->nonblocking == BS_NB_ASYNC) {
+		o->async = true;
+		return err == EINPROGRESS || is_stream(o)
+			       ? bs_async_begin(o->rt, o->rule, o->fd, o->sa, o->len, start, err)
+			       : err;
 	}
 	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
 }
@@ -260,7 +268,7 @@ static int pause_io(void *ctx, bs_ns delay)
 	uint64_t expirations;
 	int err = 0;
 	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
-	    read(tfd, &expirations, sizeof expirations) < 0)
+	    BS_REAL(read)(tfd, &expirations, sizeof expirations) < 0)
 		err = errno;
 	BS_REAL(close)(tfd);
 	return err == EINTR ? EINTR : 0;
@@ -363,6 +371,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, int first_er
 		.log = &o->rt->log,
 		.fd = o->fd,
 		.dest = dest_of(o),
+		.mode = nonblocking(o) ? BS_CONNECT_SYNC : BS_CONNECT_BLOCKING,
 		.start = start,
 		.waited = waited,
 		.deadline = o->deadline,
@@ -394,14 +403,14 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	err = bound != 0 ? attempt_first(o, bound) : ETIMEDOUT;
+	err = bound != 0 ? attempt_first(o, bound, start) : ETIMEDOUT;
 	if (o->passed) {
 		if (err != 0)
 			note_pass(o);
-	} else if ((err != 0 && is_stream(o)) || waited) {
+	} else if (!o->async && ((err != 0 && is_stream(o)) || waited)) {
 		err = retry_loop(o, start, waited, err);
 	}
-	settle_slot(o, slot, err == 0 || (o->passed && err == EINPROGRESS));
+	settle_slot(o, slot, err == 0 || ((o->passed || o->async) && err == EINPROGRESS));
 	return err;
 }
 
@@ -423,12 +432,13 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	o.nonblocking = -1;
 	o.stream = -1;
 	o.passed = false;
+	o.async = false;
 	o.timeout_replaced = false;
 	o.replay = false;
 	o.dest[0] = '\0';
 
 	socklen_t tl = sizeof o.program_timeout;
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
+	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, SO_SNDTIMEO, &o.program_timeout, &tl) != 0)
 		return BS_REAL(connect)(fd, sa, len); /* not a socket: libc says so */
 	int err = connect_managed(&o, start);
 	if (o.timeout_replaced)

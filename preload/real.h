@@ -9,6 +9,11 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/uio.h>
 #include <time.h>
 
 /* Marks a function the library exports (everything else is hidden by

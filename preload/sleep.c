@@ -39,7 +39,7 @@ static void log_adjust(struct bs_runtime *rt, bs_ns requested, bs_ns actual,
 
 /* Whether the relative sleep `req` is to be changed, and to what (*out).
  * Invalid or enormous requests are left to libc. errno is preserved. */
-static bool adjusted(const struct timespec *req, struct timespec *out)
+bool bs_sleep_adjusted(const struct timespec *req, struct timespec *out)
 {
 	struct bs_runtime *rt = bs_runtime();
 	if (rt == NULL || req == NULL)
@@ -67,7 +67,7 @@ static bool adjusted(const struct timespec *req, struct timespec *out)
 BS_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	struct timespec adj;
-	return BS_REAL(nanosleep)(adjusted(req, &adj) ? &adj : req, rem);
+	return BS_REAL(nanosleep)(bs_sleep_adjusted(req, &adj) ? &adj : req, rem);
 }
 
 BS_EXPORT int clock_nanosleep(clockid_t clock, int flags,
@@ -76,7 +76,7 @@ BS_EXPORT int clock_nanosleep(clockid_t clock, int flags,
 	struct timespec adj;
 	bool relative = !(flags & TIMER_ABSTIME) &&
 			(clock == CLOCK_REALTIME || clock == CLOCK_MONOTONIC);
-	if (relative && adjusted(req, &adj))
+	if (relative && bs_sleep_adjusted(req, &adj))
 		req = &adj;
 	return BS_REAL(clock_nanosleep)(clock, flags, req, rem);
 }
@@ -87,7 +87,7 @@ BS_EXPORT int usleep(useconds_t usec)
 		.tv_sec = (time_t)(usec / 1000000),
 		.tv_nsec = (long)(usec % 1000000) * 1000,
 	}, adj;
-	if (adjusted(&req, &adj))
+	if (bs_sleep_adjusted(&req, &adj))
 		return BS_REAL(nanosleep)(&adj, NULL);
 	return BS_REAL(usleep)(usec);
 }
@@ -98,7 +98,7 @@ BS_EXPORT int usleep(useconds_t usec)
 BS_EXPORT unsigned int sleep(unsigned int seconds)
 {
 	struct timespec req = {.tv_sec = (time_t)seconds, .tv_nsec = 0}, adj, rem;
-	if (!adjusted(&req, &adj))
+	if (!bs_sleep_adjusted(&req, &adj))
 		return BS_REAL(sleep)(seconds);
 	int saved = errno;
 	if (BS_REAL(nanosleep)(&adj, &rem) < 0)

@@ -47,7 +47,7 @@ START_TEST(builtin_defaults)
 	for (size_t i = 0; i < 6; i++)
 		ck_assert(bs_errset_has(&c->retry_on, retried[i]));
 	ck_assert(!bs_errset_has(&c->retry_on, ECONNRESET));
-	ck_assert_int_eq(c->nonblocking, BS_NB_PASS);
+	ck_assert_int_eq(c->nonblocking, BS_NB_ASYNC);
 	ck_assert_uint_eq(c->io_timeout, 0);
 	ck_assert_uint_eq(c->max_conns, 0);
 	ck_assert_int_eq(c->cap_scope, BS_SCOPE_DEST);
@@ -229,7 +229,7 @@ static const struct {
 	{"[connect]\nfactor = 0.5\n", "policy.conf:2: [connect] factor: factor 0.5 is out of range (allowed 1..1000)"},
 	{"[connect]\njitter = some\n",
 	 "policy.conf:2: [connect] jitter: bad jitter 'some' (use none, full, equal, decorrelated or N%, e.g. 25%)"},
-	{"[connect]\nnonblocking = async\n", "policy.conf:2: [connect] nonblocking: bad value 'async' (use pass or sync)"},
+	{"[connect]\nnonblocking = later\n", "policy.conf:2: [connect] nonblocking: bad value 'later' (use async, sync or pass)"},
 	{"[connect]\ncap_scope = world\n",
 	 "policy.conf:2: [connect] cap_scope: bad value 'world' (use dest, host or rule)"},
 	{"[connect]\non_cap = queue\n", "policy.conf:2: [connect] on_cap: bad value 'queue' (use wait or fail)"},

@@ -14,6 +14,9 @@
 # The built-in default: nothing from the runner's environment.
 unset $(compgen -e | grep '^BACKSTOP_') || true
 LATE_RETRIES=5
+# How the retries are made (the log's mode field): the default for a
+# nonblocking connect is async; blocking clients set LATE_MODE=blocking.
+LATE_MODE=async
 
 # late_fails_without NAME CMD...: without backstop CMD fails (its server is
 # not up yet). This is what makes each late test able to fail.
@@ -62,7 +65,7 @@ late_await() {
 
 # late_finish NAME: wait for the client (every writer of its log) to end,
 # and check it succeeded the way a restart-surviving default should: it
-# retried, connected, and gave up nowhere.
+# retried in LATE_MODE, connected, and gave up nowhere.
 late_finish() {
 	local name=$1 log="$BS_TMP/$1.jsonl" rc=0
 	timeout 120 cat <&$LATE_FD >>"$log" || fail "$name: still running after 120 s"
@@ -72,7 +75,11 @@ late_finish() {
 	assert_log_valid "$log"
 	assert_grep '"event":"connect.ok"' "$log" "$name: connect.ok after the retries"
 	assert_no_grep '"event":"connect.giveup"' "$log" "$name: no connect gave up"
-	note "$name: $(count_lines '"event":"connect.retry"' "$log") retries, then success"
+	local retries
+	retries=$(count_lines '"event":"connect.retry"' "$log")
+	assert_eq "$(count_lines "\"event\":\"connect\\.retry\".*\"mode\":\"$LATE_MODE\"" "$log")" \
+		"$retries" "$name: connect.retry lines with mode $LATE_MODE"
+	note "$name: $retries retries ($LATE_MODE), then success"
 }
 
 # late_listener NAME [ACCEPTS]: a loopback port that refuses until told

@@ -7,6 +7,7 @@
 # 0.75 s on average: these programs failed under it too.)
 . "$BS_TOP/tests/integration/lib.sh"
 . "$BS_TOP/tests/integration/late.sh"
+LATE_MODE=blocking
 
 late_listener wget
 late_fails_without wget wget -q -O - --tries=1 "http://127.0.0.1:$PORT/"

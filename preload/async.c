@@ -142,11 +142,17 @@ static void init_once(void)
 	atomic_store_explicit(&g.index, index, memory_order_release);
 }
 
+/* Whether the table exists; the acquire orders the reads of g after it. */
+static bool published(void)
+{
+	return atomic_load_explicit(&g.index, memory_order_acquire) != NULL;
+}
+
 static bool ready(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, init_once);
-	return atomic_load_explicit(&g.index, memory_order_acquire) != NULL;
+	return published();
 }
 
 /* A free entry, claimed (locked, view still NONE), or NULL. */
@@ -464,7 +470,7 @@ void bs_async_forget_slow(int fd)
 
 void bs_async_forget_range(unsigned lo, unsigned hi)
 {
-	if (!bs_async_any())
+	if (!bs_async_any() || !published())
 		return;
 	uint32_t hw = atomic_load(&g.high_water);
 	for (uint32_t i = 0; i < hw; i++) {
@@ -478,6 +484,8 @@ void bs_async_forget_range(unsigned lo, unsigned hi)
 
 void bs_async_each(void (*fn)(int fd, void *ctx), void *ctx)
 {
+	if (!published())
+		return;
 	uint32_t hw = atomic_load(&g.high_water);
 	for (uint32_t i = 0; i < hw; i++) {
 		struct entry *e = &g.pool[i];

@@ -5,28 +5,38 @@ POLICY=(BACKSTOP_CONNECT_ATTEMPTS=1000 BACKSTOP_CONNECT_BASE=20ms
 	BACKSTOP_CONNECT_MAX_DELAY=200ms BACKSTOP_CONNECT_DEADLINE=60s BACKSTOP_SEED=7)
 EXTRA=() # a case's own settings, after POLICY
 
-# late_case MODE [ACCEPTS] [PRELOAD]: run tests/helpers/async_client MODE
-# (under PRELOAD, default backstop; "" for none) against a late server
-# that listens once RETRIES connect.retry lines came out (at once without
-# backstop; never with LISTEN=no); prints the client's output. The log is
-# $BS_TMP/MODE.jsonl.
-late_case() {
-	local mode=$1 accepts=${2:-1} preload=${3-$BS_PRELOAD}
+# late_run NAME ACCEPTS PRELOAD CMD...: run CMD (under PRELOAD: backstop's,
+# or "" for none) against a late server that listens once RETRIES
+# connect.retry lines came out (at once without backstop; never with
+# LISTEN=no) and serves ACCEPTS connections; prints CMD's output. In CMD,
+# the word PORT becomes the server's port and READY a fifo that CMD writes
+# one line to once it has connected and waits (awaited when present). The
+# log is $BS_TMP/NAME.jsonl.
+late_run() {
+	local mode=$1 accepts=$2 preload=$3
+	shift 3
 	local name=$mode${preload:+-bs}
-	local ready ctl="$BS_TMP/$name.ctl" sready log="$BS_TMP/$mode.jsonl" pipe="$BS_TMP/$name.pipe"
+	local ctl="$BS_TMP/$name.ctl" log="$BS_TMP/$mode.jsonl" pipe="$BS_TMP/$name.pipe"
+	local sready ready port arg cmd=() told=no
 	sready=$(ready_fifo "$name-server")
+	ready=$(ready_fifo "$name-client")
 	mkfifo "$ctl" "$pipe"
 	"$BS_HELPERS/conn_late_server" -r "$sready" -c "$ctl" -n "$accepts" >"$BS_TMP/$mode.server" &
 	local server=$!
-	local port
 	port=$(await_ready "$sready")
 	exec 6>"$ctl"
-	ready=$(ready_fifo "$name-client")
+	for arg in "$@"; do
+		case $arg in
+		PORT) cmd+=("$port") ;;
+		READY) cmd+=("$ready"); told=yes ;;
+		*) cmd+=("$arg") ;;
+		esac
+	done
 	env "${POLICY[@]}" "${EXTRA[@]}" BACKSTOP_LOG=fd:3 LD_PRELOAD="$preload" \
-		"$BS_HELPERS/async_client" "$mode" "$port" "$ready" 3>"$pipe" >"$BS_TMP/$mode.out" 2>&1 &
+		"${cmd[@]}" 3>"$pipe" >"$BS_TMP/$mode.out" 2>&1 &
 	local client=$!
 	exec 5<"$pipe"
-	await_ready "$ready" >/dev/null
+	[ "$told" = no ] || await_ready "$ready" >/dev/null
 	rm -f "$log"
 	if [ -n "$preload" ] && [ "$RETRIES" -gt 0 ]; then
 		"$BS_HELPERS/conn_logwait" "$log" '"event":"connect.retry"' "$RETRIES" <&5 ||
@@ -42,6 +52,10 @@ late_case() {
 	cat "$BS_TMP/$mode.out"
 }
 
+# late_case MODE [ACCEPTS] [PRELOAD]: late_run with tests/helpers/async_client.
+late_case() {
+	late_run "$1" "${2:-1}" "${3-$BS_PRELOAD}" "$BS_HELPERS/async_client" "$1" PORT READY
+}
 check_log() { # MODE RETRIES [OKS]
 	local log="$BS_TMP/$1.jsonl"
 	assert_log_valid "$log"
@@ -54,4 +68,3 @@ check_log() { # MODE RETRIES [OKS]
 	assert_no_grep '"mode":"(sync|blocking)"' "$log" "$1: mode"
 	assert_grep '"mode":"async"' "$log" "$1: mode"
 }
-

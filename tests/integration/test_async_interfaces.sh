@@ -10,8 +10,17 @@
 
 . "$BS_TOP/tests/integration/async_lib.sh"
 
+# Two threads waiting on the same socket (two_sets) share its entry inside
+# the blocking interceptors of ThreadSanitizer's runtime (epoll_wait,
+# poll, ...), which ignores every synchronisation made there, atomics and
+# mutexes alike (shown with a ten-line preload: a counter under a mutex
+# taken inside an interposed epoll_wait is reported as a race), so it
+# reports races on fields the entry's lock protects: that case runs in the
+# plain build only. Four threads with a socket each (threads) run in all.
+THREADED="two_sets threads"
+[[ ${BS_SANITIZE:-} == *thread* ]] && THREADED="threads"
 for mode in poll ppoll select pselect epoll_wait epoll_pwait epoll_pwait2 oneshot et \
-	nested two_sets soerror reconnect fork forkexit; do
+	nested soerror reconnect fork forkexit ${THREADED/threads/}; do
 	out=$(late_case "$mode" 1 "")
 	assert_grep '^(error|connect)=ECONNREFUSED$' <(echo "$out") "$mode without backstop"
 	out=$(late_case "$mode")
@@ -20,6 +29,8 @@ for mode in poll ppoll select pselect epoll_wait epoll_pwait epoll_pwait2 onesho
 	note "$mode: $(count_lines connect.retry "$BS_TMP/$mode.jsonl") hidden retries, then connected"
 done
 
-out=$(late_case threads 4)
-assert_eq "$out" "$(printf 'connected HTTP/1.0 200 OK\n%.0s' 1 2 3 4)" "threads under backstop"
-check_log threads "$RETRIES" 4
+if [[ $THREADED == *threads* ]]; then
+	out=$(late_case threads 4)
+	assert_eq "$out" "$(printf 'connected HTTP/1.0 200 OK\n%.0s' 1 2 3 4)" "threads under backstop"
+	check_log threads "$RETRIES" 4
+fi

@@ -35,10 +35,15 @@
 #include "policy/dest.h"
 #include "preload/epreg.h"
 #include "preload/fdtrack.h"
+#include "preload/outcap.h"
 #include "preload/real.h"
 #include "preload/spin.h"
 
 #define BS_ASYNC_MAX 4096
+/* How often a connect queued for a cap slot asks whether one came: the
+ * slot is handed over by another connection's close, which cannot wake
+ * the program's wait. */
+#define CAP_POLL (10 * BS_MS)
 
 struct entry {
 	_Atomic int lock;
@@ -46,6 +51,10 @@ struct entry {
 	_Atomic int fd;
 	_Atomic bs_ns due; /* mirror of conn.due for lock-free readers */
 	uint64_t dev, ino;
+	struct bs_runtime *rt;
+	bool capwait;           /* queued for a cap slot; no attempt made yet */
+	bs_ns queued_at;
+	struct bs_cap_ticket ticket;
 	struct bs_aconn conn;
 	struct bs_connect_call ccall;
 	struct bs_retry_call rcall;
@@ -142,11 +151,17 @@ static void init_once(void)
 	atomic_store_explicit(&g.index, index, memory_order_release);
 }
 
+/* Whether the table exists; the acquire orders the reads of g after it. */
+static bool published(void)
+{
+	return atomic_load_explicit(&g.index, memory_order_acquire) != NULL;
+}
+
 static bool ready(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, init_once);
-	return atomic_load_explicit(&g.index, memory_order_acquire) != NULL;
+	return published();
 }
 
 /* A free entry, claimed (locked, view still NONE), or NULL. */
@@ -182,6 +197,10 @@ static void publish(struct entry *e, int fd, enum bs_async_view v)
 /* Remove e (lock held) from the table. */
 static void retire(struct entry *e)
 {
+	if (e->capwait) {
+		bs_outcap_cancel(e->rt, &e->ticket);
+		e->capwait = false;
+	}
 	int fd = atomic_load(&e->fd);
 	uint32_t id = (uint32_t)(e - g.pool) + 1;
 	atomic_compare_exchange_strong(&g.index[fd], &id, 0);
@@ -296,6 +315,47 @@ static void resume(struct entry *e, int fd, bs_ns now)
 		attempt_ended(e, fd, err, now);
 }
 
+/* The first attempt of a connect that waited for its cap slot. */
+static void first_attempt(struct entry *e, int fd, bs_ns now)
+{
+	uint64_t dev, ino;
+	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
+		retire(e);
+		return;
+	}
+	bs_aconn_start(&e->conn, &e->rcall, now);
+	int err = BS_REAL(connect)(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	if (err == EINPROGRESS)
+		settle(e, fd, BS_ACONN_IN_FLIGHT);
+	else
+		attempt_ended(e, fd, err, now);
+}
+
+/* Queued for a cap slot: ask whether it came. */
+static void cap_step(struct entry *e, int fd, bs_ns now)
+{
+	uint32_t slot;
+	int err = bs_outcap_poll(e->rt, e->ccall.rule, addr_of(e), e->len, &e->ticket,
+				 e->queued_at, now, &slot);
+	if (err == EINPROGRESS) {
+		e->conn.due = now + CAP_POLL;
+		atomic_store(&e->due, e->conn.due);
+		return;
+	}
+	e->capwait = false;
+	if (err != 0) {
+		/* cap.timeout: the program's connect fails with ETIMEDOUT, as a
+		 * blocking one would. */
+		e->conn.state = BS_ACONN_FAILED;
+		e->conn.err = ETIMEDOUT;
+		settle(e, fd, BS_ACONN_FAILED);
+		return;
+	}
+	bs_outcap_commit(fd, slot); /* the socket holds it from now on */
+	e->rcall.waited = true;     /* connect.ok even on a first-try success */
+	first_attempt(e, fd, now);
+}
+
 /* What an event on an attempt in flight means: 0 nothing yet, 1 it ended
  * (*err: 0 connected, or the failure). An error or hang-up is checked
  * afresh, because the event may belong to an attempt another thread has
@@ -320,6 +380,13 @@ static int outcome(int fd, unsigned revents, int *err)
  * the program wants to know now (probe even before the due time). */
 static void advance(struct entry *e, int fd, unsigned revents, bool ask, bs_ns now)
 {
+	if (e->capwait) {
+		if (now < e->conn.due && !ask)
+			return;
+		cap_step(e, fd, now);
+		if (atomic_load(&e->view) != BS_ASYNC_IN_FLIGHT)
+			return;
+	}
 	for (int guard = 0; guard < 4; guard++) {
 		switch (e->conn.state) {
 		case BS_ACONN_IN_FLIGHT: {
@@ -354,18 +421,22 @@ static void advance(struct entry *e, int fd, unsigned revents, bool ask, bs_ns n
 
 /* ---- the interface ---------------------------------------------------- */
 
-int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
-		   const struct sockaddr *sa, socklen_t len, bs_ns start, int err)
+/* A claimed (locked) entry for fd, filled in, not yet published; NULL
+ * when backstop cannot follow this connect (the pool is full, ...). */
+static struct entry *open_entry(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+				const struct sockaddr *sa, socklen_t len, bs_ns start)
 {
 	uint64_t dev, ino;
 	if (len > sizeof(struct sockaddr_storage) || !ready() || (uint32_t)fd >= g.n_fds ||
 	    !identify(fd, &dev, &ino))
-		return err;
+		return NULL;
 	struct entry *e = claim();
 	if (e == NULL)
-		return err;
+		return NULL;
 	e->dev = dev;
 	e->ino = ino;
+	e->rt = rt;
+	e->capwait = false;
 	memcpy(&e->addr, sa, len);
 	e->len = len;
 	e->dest[0] = '\0';
@@ -374,6 +445,15 @@ int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 		.dest = e->dest, .mode = BS_CONNECT_ASYNC, .start = start,
 	};
 	bs_connect_retry_call(&e->rcall, &e->ccall);
+	return e;
+}
+
+int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+		   const struct sockaddr *sa, socklen_t len, bs_ns start, int err)
+{
+	struct entry *e = open_entry(rt, rule, fd, sa, len, start);
+	if (e == NULL)
+		return err;
 	bs_ns now = bs_now();
 	bs_aconn_start(&e->conn, &e->rcall, now);
 	if (err != EINPROGRESS) {
@@ -388,6 +468,28 @@ int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	publish(e, fd, err == EINPROGRESS ? BS_ASYNC_IN_FLIGHT : BS_ASYNC_BACKOFF);
 	if (err != EINPROGRESS)
 		bs_epreg_park(fd, true);
+	unlock(e);
+	return EINPROGRESS;
+}
+
+int bs_async_cap(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+		 const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns deadline_at,
+		 uint32_t *slot, bool *waited)
+{
+	struct entry *e = open_entry(rt, rule, fd, sa, len, start);
+	if (e == NULL) /* not followed: as under pass, never wait */
+		return bs_outcap_acquire(rt, rule, sa, len, false, deadline_at, slot, waited);
+	int err = bs_outcap_queue(rt, rule, sa, len, deadline_at, &e->ticket, slot, waited);
+	if (err != EINPROGRESS) {
+		unlock(e);
+		return err;
+	}
+	e->capwait = true;
+	e->queued_at = bs_now();
+	e->conn.state = BS_ACONN_BACKOFF; /* no attempt yet: never ready */
+	e->conn.due = e->queued_at + CAP_POLL;
+	publish(e, fd, BS_ASYNC_BACKOFF);
+	bs_epreg_park(fd, true);
 	unlock(e);
 	return EINPROGRESS;
 }
@@ -464,7 +566,7 @@ void bs_async_forget_slow(int fd)
 
 void bs_async_forget_range(unsigned lo, unsigned hi)
 {
-	if (!bs_async_any())
+	if (!bs_async_any() || !published())
 		return;
 	uint32_t hw = atomic_load(&g.high_water);
 	for (uint32_t i = 0; i < hw; i++) {
@@ -478,6 +580,8 @@ void bs_async_forget_range(unsigned lo, unsigned hi)
 
 void bs_async_each(void (*fn)(int fd, void *ctx), void *ctx)
 {
+	if (!published())
+		return;
 	uint32_t hw = atomic_load(&g.high_water);
 	for (uint32_t i = 0; i < hw; i++) {
 		struct entry *e = &g.pool[i];

@@ -43,6 +43,16 @@ static inline bool bs_async_any(void)
 int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 		   const struct sockaddr *sa, socklen_t len, bs_ns start, int err);
 
+/* Before the first attempt, for a capped destination (max_conns): take a
+ * slot at once (0, *slot), or queue for one without blocking and return
+ * EINPROGRESS (the connect is then pending here: its first attempt is
+ * made when a slot comes, oldest waiter first; cap.timeout makes it fail
+ * with ETIMEDOUT through SO_ERROR), or fail (EAGAIN under on_cap = fail).
+ * deadline_at: the program's call's deadline. */
+int bs_async_cap(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+		 const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns deadline_at,
+		 uint32_t *slot, bool *waited);
+
 /* One descriptor's state as a wait sees it, after advancing it if its due
  * time has passed. *due: when backstop must act next (BS_WAIT_FOREVER:
  * not before the kernel reports an event). No entry: BS_ASYNC_NONE. */

@@ -285,13 +285,20 @@ static bs_ns now_io(void *ctx)
 
 /* ---- cap slot ------------------------------------------------------------ */
 
-static int acquire_slot(struct outbound *o, bs_ns deadline_at, uint32_t *slot,
-			bool *waited)
+static int acquire_slot(struct outbound *o, bs_ns start, bs_ns deadline_at,
+			uint32_t *slot, bool *waited)
 {
 	*slot = BS_CAP_NONE;
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
+	if (o->rule->nonblocking == BS_NB_ASYNC && nonblocking(o)) {
+		/* Queued without blocking: the connect is pending (async.c). */
+		int err = bs_async_cap(o->rt, o->rule, o->fd, o->sa, o->len, start,
+				       deadline_at, slot, waited);
+		o->async = err == EINPROGRESS;
+		return err;
+	}
 	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, !nonblocking(o),
 				 deadline_at, slot, waited);
 }
@@ -395,7 +402,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 
 	uint32_t slot;
 	bool waited;
-	int err = acquire_slot(o, deadline_at, &slot, &waited);
+	int err = acquire_slot(o, start, deadline_at, &slot, &waited);
 	if (err != 0)
 		return err;
 

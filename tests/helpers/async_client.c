@@ -22,6 +22,10 @@
  *   fork      fork after connect: the child waits and reads, the parent
  *             closes its copy
  *   forkexit  fork after connect: the child exits, the parent waits
+ *   reuse     close the socket while its retry is pending, take the same
+ *             number for a UDP socket and wait on it: prints "untouched"
+ *             when nothing connected that socket (backstop must never
+ *             connect a number the program closed)
  *
  * Every wait is bounded (WAIT_MS per call, BOUND_S in all) only against
  * a hang; the test never depends on how long anything takes. */
@@ -293,6 +297,35 @@ static int forked(int fd, bool child_waits)
 	return finish(fd);
 }
 
+static int reuse(int fd, const char *ready)
+{
+	/* A short wait of the program's own, long enough for backstop to see
+	 * the first attempt refused and schedule a retry (which it hides). */
+	struct pollfd first = { .fd = fd, .events = POLLOUT };
+	poll(&first, 1, WAIT_MS / 10);
+	close(fd);
+	int udp = socket(AF_INET, SOCK_DGRAM, 0);
+	if (udp != fd) {
+		printf("number not reused: %d then %d\n", fd, udp);
+		return 1;
+	}
+	tell(ready);
+	/* Long enough for many of the closed connect's due times to pass
+	 * (it would be retried every few tens of ms), while the server
+	 * listens. */
+	struct pollfd p = { .fd = udp, .events = POLLIN };
+	for (int i = 0; i < 3; i++)
+		poll(&p, 1, WAIT_MS / 2);
+	struct sockaddr_in peer;
+	socklen_t len = sizeof peer;
+	if (getpeername(udp, (struct sockaddr *)&peer, &len) == 0) {
+		printf("connected by someone else\n");
+		return 1;
+	}
+	printf("untouched\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 4) {
@@ -319,6 +352,8 @@ int main(int argc, char **argv)
 		tell(argv[3]);
 		return forked(fd, strcmp(mode, "fork") == 0);
 	}
+	if (strcmp(mode, "reuse") == 0)
+		return reuse(fd, argv[3]);
 	tell(argv[3]);
 
 	static int token; /* data.ptr points here */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # An event loop keeps serving while its outbound connect is retried: a
-# python3 asyncio program (epoll) connects to an upstream that comes up
-# late, and meanwhile answers requests on its own listener and keeps firing
+# python3 asyncio program and a node program (both on epoll) connect to an
+# upstream that comes up late, and meanwhile answers requests on its own listener and keeps firing
 # its 20 ms timer. Proven by order, not by time: each request is made after
 # the program's log showed the connect being retried, is answered only
 # after one more timer tick, and is answered while the upstream is still
@@ -63,21 +63,64 @@ s.sendall(b"status\n")
 print(b"".join(iter(lambda: s.recv(100), b"")).decode(), end="")' "$1"
 }
 
-late_listener upstream
-ready=$(ready_fifo loop)
-late_start loop python3 "$BS_TMP/loop.py" "$PORT" "$ready"
-LOOP_PORT=$(await_ready "$ready")
-late_await loop '"event":"connect.retry"' "$LATE_RETRIES"
-late_release
-for i in 1 2 3; do
-	answer=$(request "$LOOP_PORT") || fail "request $i: no answer while the connect is retried"
-	[[ $answer =~ ^ticks=[1-9][0-9]*\ upstream=pending$ ]] ||
-		fail "request $i: answer '$answer' (expected ticks and a pending upstream)"
-	note "request $i during the retries: $answer"
-	# One more retry between the requests: the connect is still pending.
-	late_await loop '"event":"connect.retry"'
-done
-late_listen upstream
-late_finish loop
-assert_eq "$(cat "$BS_TMP/loop.out")" "upstream ok" "the upstream connect succeeded in the end"
-note "$(cat "$BS_TMP/loop.err")"
+cat >"$BS_TMP/loop.js" <<'JS'
+const fs = require("fs"), net = require("net");
+const [upstreamPort, ready] = process.argv.slice(2);
+let ticks = 0, maxGap = 0, last = Date.now(), state = "pending", waiters = [];
+const timer = setInterval(() => {
+	const now = Date.now();
+	maxGap = Math.max(maxGap, now - last);
+	last = now;
+	ticks++;
+	waiters.splice(0).forEach((w) => w());
+}, 20);
+const server = net.createServer((c) => {
+	c.once("data", () => waiters.push(() => c.end(`ticks=${ticks} upstream=${state}\n`)));
+});
+server.listen(0, "127.0.0.1", () => {
+	fs.writeFileSync(ready, `${server.address().port}\n`);
+	const up = net.connect(Number(upstreamPort), "127.0.0.1", () => {
+		state = "connected";
+		up.end("GET / HTTP/1.0\r\n\r\n");
+	});
+	let body = "";
+	up.on("data", (d) => (body += d));
+	up.on("end", () => {
+		console.log("upstream " + body.split("\r\n\r\n")[1].trim());
+		console.error(`ticks ${ticks}, longest gap between ticks ${maxGap} ms`);
+		clearInterval(timer);
+		server.close();
+	});
+	up.on("error", (e) => { console.error(e.message); process.exit(1); });
+});
+JS
+
+# serve_while_retrying NAME CMD...: CMD takes the upstream port and a ready
+# fifo, and prints "upstream ok" once it got the upstream's reply.
+serve_while_retrying() {
+	local name=$1
+	shift
+	late_listener "${name}_upstream"
+	local ready
+	ready=$(ready_fifo "$name")
+	late_start "$name" "$@" "$PORT" "$ready"
+	local port
+	port=$(await_ready "$ready")
+	late_await "$name" '"event":"connect.retry"' "$LATE_RETRIES"
+	late_release
+	for i in 1 2 3; do
+		answer=$(request "$port") || fail "$name: request $i: no answer while the connect is retried"
+		[[ $answer =~ ^ticks=[1-9][0-9]*\ upstream=pending$ ]] ||
+			fail "$name: request $i: answer '$answer' (expected ticks and a pending upstream)"
+		note "$name: request $i during the retries: $answer"
+		# One more retry between the requests: the connect is still pending.
+		late_await "$name" '"event":"connect.retry"'
+	done
+	late_listen "${name}_upstream"
+	late_finish "$name"
+	assert_eq "$(cat "$BS_TMP/$name.out")" "upstream ok" "$name: the upstream connect succeeded in the end"
+	note "$name: $(cat "$BS_TMP/$name.err")"
+}
+
+serve_while_retrying asyncio python3 "$BS_TMP/loop.py"
+serve_while_retrying node node "$BS_TMP/loop.js"

@@ -269,6 +269,7 @@ static void settle(struct entry *e, int fd, enum bs_aconn_state st)
 	switch (st) {
 	case BS_ACONN_CONNECTED:
 		retire(e);
+		bs_epreg_park(fd, false); /* connected at once (a unix socket) */
 		break;
 	case BS_ACONN_BACKOFF:
 		dissolve(e, fd);

@@ -495,6 +495,11 @@ int bs_async_cap(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	return EINPROGRESS;
 }
 
+bool bs_async_has(int fd)
+{
+	return entry_of(fd) != NULL;
+}
+
 enum bs_async_view bs_async_tick(int fd, bs_ns now, bs_ns *due)
 {
 	struct entry *e = entry_of(fd);

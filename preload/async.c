@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -44,6 +45,14 @@
 
 /* ---- the socket ------------------------------------------------------- */
 
+/* The system calls made under an entry's lock are raw ones: libc's
+ * connect and ppoll are cancellation points, and a thread cancelled there
+ * would leave the lock held for ever. */
+static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, sa, len);
+}
+
 static const struct sockaddr *addr_of(const struct entry *e)
 {
 	return (const struct sockaddr *)&e->addr;
@@ -56,7 +65,7 @@ static void dissolve(const struct entry *e, int fd)
 	if (e->addr.ss_family == AF_UNIX)
 		return;
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	BS_REAL(connect)(fd, &unspec, sizeof unspec);
+	raw_connect(fd, &unspec, sizeof unspec);
 }
 
 static bool identify(int fd, uint64_t *dev, uint64_t *ino)
@@ -74,7 +83,7 @@ static unsigned probe(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	struct timespec zero = { 0, 0 };
-	return BS_REAL(ppoll)(&p, 1, &zero, NULL) == 1 ? (unsigned)p.revents : 0;
+	return syscall(SYS_ppoll, &p, 1, &zero, NULL, _NSIG / 8) == 1 ? (unsigned)p.revents : 0;
 }
 
 static int so_error(int fd)
@@ -143,7 +152,7 @@ static void resume(struct entry *e, int fd, bs_ns now)
 		settle(e, fd, BS_ACONN_FAILED);
 		return;
 	}
-	int err = BS_REAL(connect)(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -159,7 +168,7 @@ static void first_attempt(struct entry *e, int fd, bs_ns now)
 		return;
 	}
 	bs_aconn_start(&e->conn, &e->rcall, now);
-	int err = BS_REAL(connect)(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else

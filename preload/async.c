@@ -1,4 +1,5 @@
-/* The table of pending asynchronous connects (see async.h).
+/* Pending asynchronous connects: their steps (see async.h). The table
+ * they live in is asynctab.c.
  *
  * Memory: a pool of BS_ASYNC_MAX entries and an index by descriptor
  * number, both mapped on the first asynchronous connect (MAP_NORESERVE:
@@ -20,13 +21,13 @@
  * waiting on the same connecting socket would each drive it: programs do
  * not do that. */
 #include "preload/async.h"
+#include "preload/asynctab.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
+#include <signal.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -34,181 +35,23 @@
 #include "engine/connect_retry.h"
 #include "policy/dest.h"
 #include "preload/epreg.h"
-#include "preload/fdtrack.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
-#include "preload/spin.h"
 
-#define BS_ASYNC_MAX 4096
 /* How often a connect queued for a cap slot asks whether one came: the
  * slot is handed over by another connection's close, which cannot wake
  * the program's wait. */
 #define CAP_POLL (10 * BS_MS)
 
-struct entry {
-	_Atomic int lock;
-	_Atomic int view;  /* enum bs_async_view; BS_ASYNC_NONE: free */
-	_Atomic int fd;
-	_Atomic bs_ns due; /* mirror of conn.due for lock-free readers */
-	uint64_t dev, ino;
-	struct bs_runtime *rt;
-	bool capwait;           /* queued for a cap slot; no attempt made yet */
-	bs_ns queued_at;
-	struct bs_cap_ticket ticket;
-	struct bs_aconn conn;
-	struct bs_connect_call ccall;
-	struct bs_retry_call rcall;
-	struct sockaddr_storage addr;
-	socklen_t len;
-	char dest[BS_DEST_MAX];
-};
-
-_Atomic unsigned bs_async_live;
-
-static struct {
-	struct entry *pool;
-	_Atomic uint32_t *_Atomic index; /* fd -> entry number + 1; 0: none */
-	uint32_t n_fds;
-	_Atomic uint32_t high_water; /* entries [0, high_water) were ever used */
-	_Atomic uint32_t cursor;     /* where the next search for a free entry starts */
-} g;
-
-/* ---- locking ---------------------------------------------------------- */
-
-static void lock(struct entry *e)
-{
-	bs_spin_lock(&e->lock);
-}
-
-static void unlock(struct entry *e)
-{
-	bs_spin_unlock(&e->lock);
-}
-
-static void set_view(struct entry *e, enum bs_async_view v)
-{
-	atomic_store_explicit(&e->view, v, memory_order_release);
-}
-
-/* The entry of fd, or NULL. Without the lock: a caller that acts on it
- * locks it and checks `owns`. */
-static struct entry *entry_of(int fd)
-{
-	_Atomic uint32_t *index = atomic_load_explicit(&g.index, memory_order_acquire);
-	if (index == NULL || fd < 0 || (uint32_t)fd >= g.n_fds)
-		return NULL;
-	uint32_t id = atomic_load_explicit(&index[fd], memory_order_acquire);
-	return id != 0 ? &g.pool[id - 1] : NULL;
-}
-
-static bool owns(struct entry *e, int fd)
-{
-	return atomic_load(&e->view) != BS_ASYNC_NONE && atomic_load(&e->fd) == fd;
-}
-
-/* Lock fd's entry, or return NULL when it has none. */
-static struct entry *lock_fd(int fd)
-{
-	struct entry *e = entry_of(fd);
-	if (e == NULL)
-		return NULL;
-	lock(e);
-	if (owns(e, fd))
-		return e;
-	unlock(e);
-	return NULL;
-}
-
-/* ---- set-up ----------------------------------------------------------- */
-
-static void *map(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void in_child(void)
-{
-	uint32_t hw = atomic_load(&g.high_water);
-	for (uint32_t i = 0; i < hw; i++)
-		atomic_store(&g.pool[i].lock, 0);
-}
-
-static void init_once(void)
-{
-	bs_fdtrack_init();
-	uint32_t n = atomic_load(&bs_fdtab)->n;
-	if (n == 0)
-		return;
-	struct entry *pool = map(BS_ASYNC_MAX * sizeof *pool);
-	_Atomic uint32_t *index = map((size_t)n * sizeof *index);
-	if (pool == NULL || index == NULL)
-		return;
-	g.pool = pool;
-	g.n_fds = n;
-	pthread_atfork(NULL, NULL, in_child);
-	atomic_store_explicit(&g.index, index, memory_order_release);
-}
-
-/* Whether the table exists; the acquire orders the reads of g after it. */
-static bool published(void)
-{
-	return atomic_load_explicit(&g.index, memory_order_acquire) != NULL;
-}
-
-static bool ready(void)
-{
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	pthread_once(&once, init_once);
-	return published();
-}
-
-/* A free entry, claimed (locked, view still NONE), or NULL. */
-static struct entry *claim(void)
-{
-	uint32_t start = atomic_fetch_add(&g.cursor, 1);
-	for (uint32_t k = 0; k < BS_ASYNC_MAX; k++) {
-		struct entry *e = &g.pool[(start + k) % BS_ASYNC_MAX];
-		if (atomic_load(&e->view) != BS_ASYNC_NONE || atomic_load(&e->lock))
-			continue;
-		lock(e);
-		if (atomic_load(&e->view) == BS_ASYNC_NONE)
-			return e;
-		unlock(e);
-	}
-	return NULL;
-}
-
-/* Publish a claimed entry for fd (lock held, fields filled). */
-static void publish(struct entry *e, int fd, enum bs_async_view v)
-{
-	uint32_t id = (uint32_t)(e - g.pool);
-	uint32_t hw = atomic_load(&g.high_water);
-	while (hw < id + 1 && !atomic_compare_exchange_weak(&g.high_water, &hw, id + 1))
-		;
-	atomic_store(&e->fd, fd);
-	atomic_store(&e->due, e->conn.due);
-	set_view(e, v);
-	atomic_fetch_add(&bs_async_live, 1);
-	atomic_store_explicit(&g.index[fd], id + 1, memory_order_release);
-}
-
-/* Remove e (lock held) from the table. */
-static void retire(struct entry *e)
-{
-	if (e->capwait) {
-		bs_outcap_cancel(e->rt, &e->ticket);
-		e->capwait = false;
-	}
-	int fd = atomic_load(&e->fd);
-	uint32_t id = (uint32_t)(e - g.pool) + 1;
-	atomic_compare_exchange_strong(&g.index[fd], &id, 0);
-	set_view(e, BS_ASYNC_NONE);
-	atomic_fetch_sub(&bs_async_live, 1);
-}
-
 /* ---- the socket ------------------------------------------------------- */
+
+/* The system calls made under an entry's lock are raw ones: libc's
+ * connect and ppoll are cancellation points, and a thread cancelled there
+ * would leave the lock held for ever. */
+static int raw_connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (int)syscall(SYS_connect, fd, sa, len);
+}
 
 static const struct sockaddr *addr_of(const struct entry *e)
 {
@@ -222,7 +65,7 @@ static void dissolve(const struct entry *e, int fd)
 	if (e->addr.ss_family == AF_UNIX)
 		return;
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	BS_REAL(connect)(fd, &unspec, sizeof unspec);
+	raw_connect(fd, &unspec, sizeof unspec);
 }
 
 static bool identify(int fd, uint64_t *dev, uint64_t *ino)
@@ -240,7 +83,7 @@ static unsigned probe(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLOUT };
 	struct timespec zero = { 0, 0 };
-	return BS_REAL(ppoll)(&p, 1, &zero, NULL) == 1 ? (unsigned)p.revents : 0;
+	return syscall(SYS_ppoll, &p, 1, &zero, NULL, _NSIG / 8) == 1 ? (unsigned)p.revents : 0;
 }
 
 static int so_error(int fd)
@@ -268,19 +111,20 @@ static void settle(struct entry *e, int fd, enum bs_aconn_state st)
 	atomic_store(&e->due, st == BS_ACONN_FAILED ? BS_WAIT_FOREVER : e->conn.due);
 	switch (st) {
 	case BS_ACONN_CONNECTED:
-		retire(e);
+		bs_atab_retire(e);
+		bs_epreg_park(fd, false); /* connected at once (a unix socket) */
 		break;
 	case BS_ACONN_BACKOFF:
 		dissolve(e, fd);
-		set_view(e, BS_ASYNC_BACKOFF);
+		bs_atab_set_view(e, BS_ASYNC_BACKOFF);
 		bs_epreg_park(fd, true);
 		break;
 	case BS_ACONN_FAILED:
-		set_view(e, BS_ASYNC_FAILED);
+		bs_atab_set_view(e, BS_ASYNC_FAILED);
 		bs_epreg_park(fd, false); /* the program must hear of it */
 		break;
 	case BS_ACONN_IN_FLIGHT:
-		set_view(e, BS_ASYNC_IN_FLIGHT);
+		bs_atab_set_view(e, BS_ASYNC_IN_FLIGHT);
 		bs_epreg_park(fd, false);
 		break;
 	}
@@ -300,7 +144,7 @@ static void resume(struct entry *e, int fd, bs_ns now)
 {
 	uint64_t dev, ino;
 	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		retire(e); /* closed behind backstop's back: not ours to connect */
+		bs_atab_retire(e); /* closed behind backstop's back: not ours to connect */
 		return;
 	}
 	prepare_step(e);
@@ -308,7 +152,7 @@ static void resume(struct entry *e, int fd, bs_ns now)
 		settle(e, fd, BS_ACONN_FAILED);
 		return;
 	}
-	int err = BS_REAL(connect)(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -320,11 +164,11 @@ static void first_attempt(struct entry *e, int fd, bs_ns now)
 {
 	uint64_t dev, ino;
 	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		retire(e);
+		bs_atab_retire(e);
 		return;
 	}
 	bs_aconn_start(&e->conn, &e->rcall, now);
-	int err = BS_REAL(connect)(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -427,10 +271,10 @@ static struct entry *open_entry(struct bs_runtime *rt, const struct bs_rule *rul
 				const struct sockaddr *sa, socklen_t len, bs_ns start)
 {
 	uint64_t dev, ino;
-	if (len > sizeof(struct sockaddr_storage) || !ready() || (uint32_t)fd >= g.n_fds ||
+	if (len > sizeof(struct sockaddr_storage) || !bs_atab_ready() || (uint32_t)fd >= bs_atab_fds() ||
 	    !identify(fd, &dev, &ino))
 		return NULL;
-	struct entry *e = claim();
+	struct entry *e = bs_atab_claim();
 	if (e == NULL)
 		return NULL;
 	e->dev = dev;
@@ -460,15 +304,15 @@ int bs_async_begin(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 		prepare_step(e);
 		if (bs_aconn_ended(&e->conn, err, now) != BS_ACONN_BACKOFF) {
 			int final = e->conn.err;
-			unlock(e);
+			bs_atab_unlock(e);
 			return final;
 		}
 		dissolve(e, fd);
 	}
-	publish(e, fd, err == EINPROGRESS ? BS_ASYNC_IN_FLIGHT : BS_ASYNC_BACKOFF);
+	bs_atab_publish(e, fd, err == EINPROGRESS ? BS_ASYNC_IN_FLIGHT : BS_ASYNC_BACKOFF);
 	if (err != EINPROGRESS)
 		bs_epreg_park(fd, true);
-	unlock(e);
+	bs_atab_unlock(e);
 	return EINPROGRESS;
 }
 
@@ -481,32 +325,32 @@ int bs_async_cap(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 		return bs_outcap_acquire(rt, rule, sa, len, false, deadline_at, slot, waited);
 	int err = bs_outcap_queue(rt, rule, sa, len, deadline_at, &e->ticket, slot, waited);
 	if (err != EINPROGRESS) {
-		unlock(e);
+		bs_atab_unlock(e);
 		return err;
 	}
 	e->capwait = true;
 	e->queued_at = bs_now();
 	e->conn.state = BS_ACONN_BACKOFF; /* no attempt yet: never ready */
 	e->conn.due = e->queued_at + CAP_POLL;
-	publish(e, fd, BS_ASYNC_BACKOFF);
+	bs_atab_publish(e, fd, BS_ASYNC_BACKOFF);
 	bs_epreg_park(fd, true);
-	unlock(e);
+	bs_atab_unlock(e);
 	return EINPROGRESS;
 }
 
 enum bs_async_view bs_async_tick(int fd, bs_ns now, bs_ns *due)
 {
-	struct entry *e = entry_of(fd);
+	struct entry *e = bs_atab_of(fd);
 	if (e == NULL)
 		return BS_ASYNC_NONE;
 	if (now >= atomic_load(&e->due)) {
 		int saved = errno;
-		if ((e = lock_fd(fd)) != NULL) {
+		if ((e = bs_atab_lock_fd(fd)) != NULL) {
 			advance(e, fd, 0, false, now);
-			unlock(e);
+			bs_atab_unlock(e);
 		}
 		errno = saved;
-		if ((e = entry_of(fd)) == NULL)
+		if ((e = bs_atab_of(fd)) == NULL)
 			return BS_ASYNC_NONE;
 	}
 	enum bs_async_view v = atomic_load(&e->view);
@@ -516,77 +360,42 @@ enum bs_async_view bs_async_tick(int fd, bs_ns now, bs_ns *due)
 
 enum bs_async_view bs_async_event(int fd, unsigned revents, bs_ns now)
 {
-	struct entry *e = lock_fd(fd);
+	struct entry *e = bs_atab_lock_fd(fd);
 	if (e == NULL)
 		return BS_ASYNC_NONE;
 	int saved = errno;
 	if (e->conn.state == BS_ACONN_IN_FLIGHT)
 		advance(e, fd, revents, false, now);
 	enum bs_async_view v = atomic_load(&e->view);
-	unlock(e);
+	bs_atab_unlock(e);
 	errno = saved;
 	return v;
 }
 
 enum bs_async_view bs_async_check(int fd, int *err)
 {
-	struct entry *e = lock_fd(fd);
+	struct entry *e = bs_atab_lock_fd(fd);
 	if (e == NULL)
 		return BS_ASYNC_NONE;
 	int saved = errno;
 	advance(e, fd, 0, true, bs_now());
 	enum bs_async_view v = atomic_load(&e->view);
 	*err = e->conn.err;
-	unlock(e);
+	bs_atab_unlock(e);
 	errno = saved;
 	return v;
 }
 
 void bs_async_consume(int fd, bool dissolve_it)
 {
-	struct entry *e = lock_fd(fd);
+	struct entry *e = bs_atab_lock_fd(fd);
 	if (e == NULL)
 		return;
 	int saved = errno;
 	if (dissolve_it)
 		dissolve(e, fd);
-	retire(e);
-	unlock(e);
+	bs_atab_retire(e);
+	bs_atab_unlock(e);
 	errno = saved;
 }
 
-void bs_async_forget_slow(int fd)
-{
-	struct entry *e = lock_fd(fd);
-	if (e == NULL)
-		return;
-	retire(e);
-	unlock(e);
-}
-
-void bs_async_forget_range(unsigned lo, unsigned hi)
-{
-	if (!bs_async_any() || !published())
-		return;
-	uint32_t hw = atomic_load(&g.high_water);
-	for (uint32_t i = 0; i < hw; i++) {
-		struct entry *e = &g.pool[i];
-		int fd = atomic_load(&e->fd);
-		if (atomic_load(&e->view) != BS_ASYNC_NONE && (unsigned)fd >= lo &&
-		    (unsigned)fd <= hi)
-			bs_async_forget_slow(fd);
-	}
-}
-
-void bs_async_each(void (*fn)(int fd, void *ctx), void *ctx)
-{
-	if (!published())
-		return;
-	uint32_t hw = atomic_load(&g.high_water);
-	for (uint32_t i = 0; i < hw; i++) {
-		struct entry *e = &g.pool[i];
-		int fd = atomic_load(&e->fd);
-		if (atomic_load(&e->view) != BS_ASYNC_NONE)
-			fn(fd, ctx);
-	}
-}

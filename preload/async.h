@@ -53,6 +53,9 @@ int bs_async_cap(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 		 const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns deadline_at,
 		 uint32_t *slot, bool *waited);
 
+/* Whether fd has a pending connect (a lookup: no clock, no lock). */
+bool bs_async_has(int fd);
+
 /* One descriptor's state as a wait sees it, after advancing it if its due
  * time has passed. *due: when backstop must act next (BS_WAIT_FOREVER:
  * not before the kernel reports an event). No entry: BS_ASYNC_NONE. */

@@ -35,6 +35,10 @@ struct epoll_call {
 	struct epoll_event *events;
 	int max;
 	const sigset_t *mask;
+	/* The program's own timeout, for a call that involves nothing pending. */
+	bool pwait2;
+	int ms;
+	const struct timespec *ts;
 	bs_ns now;
 	bs_ns due;
 	struct involved inv[INVOLVED_MAX];
@@ -59,17 +63,31 @@ static void collect(int fd, void *ctx)
 		if (!nested)
 			return;
 	}
-	bs_ns d = BS_WAIT_FOREVER;
-	if (bs_async_tick(fd, c->now, &d) == BS_ASYNC_NONE)
-		return;
-	c->due = d < c->due ? d : c->due;
 	c->n_inv++;
 }
 
+/* The pending descriptors this wait involves, advanced to `now`. */
 static bool prepare(struct epoll_call *c)
 {
 	c->n_inv = 0;
 	c->due = BS_WAIT_FOREVER;
+	bs_async_each(collect, c);
+	unsigned kept = 0;
+	for (unsigned j = 0; j < c->n_inv; j++) {
+		bs_ns d = BS_WAIT_FOREVER;
+		if (bs_async_tick(c->inv[j].fd, c->now, &d) == BS_ASYNC_NONE)
+			continue;
+		c->due = d < c->due ? d : c->due;
+		c->inv[kept++] = c->inv[j];
+	}
+	c->n_inv = kept;
+	return kept != 0;
+}
+
+/* Whether any pending descriptor is in this set (or one nested in it). */
+static bool involved_at_all(struct epoll_call *c)
+{
+	c->n_inv = 0;
 	bs_async_each(collect, c);
 	return c->n_inv != 0;
 }
@@ -112,6 +130,10 @@ static int filter(struct epoll_call *c, int ready)
 
 static int wait_managed(struct epoll_call *c, bs_ns timeout)
 {
+	/* No pending descriptor in this set: the real call, nothing added. */
+	if (!involved_at_all(c))
+		return c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
+				 : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
 	c->now = bs_now();
 	const bs_ns end = bs_wait_end(c->now, timeout);
 	for (;;) {
@@ -133,6 +155,19 @@ static bs_ns ms_ns(int ms)
 	return ms < 0 ? BS_WAIT_FOREVER : (bs_ns)ms * BS_MS;
 }
 
+/* Not zeroed: inv[] is large and filled as used. */
+static void call_init(struct epoll_call *c, int epfd, struct epoll_event *events, int max,
+		      const sigset_t *mask, int ms, const struct timespec *ts, bool pwait2)
+{
+	c->epfd = epfd;
+	c->events = events;
+	c->max = max;
+	c->mask = mask;
+	c->ms = ms;
+	c->ts = ts;
+	c->pwait2 = pwait2;
+}
+
 BS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	return bs_epreg_ctl(BS_REAL(epoll_ctl), epfd, op, fd, ev);
@@ -142,7 +177,8 @@ BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
 {
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
 		return BS_REAL(epoll_wait)(epfd, events, max, ms);
-	struct epoll_call c = { .epfd = epfd, .events = events, .max = max };
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, NULL, ms, NULL, false);
 	return wait_managed(&c, ms_ns(ms));
 }
 
@@ -151,7 +187,8 @@ BS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int ms,
 {
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
 		return BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
-	struct epoll_call c = { .epfd = epfd, .events = events, .max = max, .mask = mask };
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, ms, NULL, false);
 	return wait_managed(&c, ms_ns(ms));
 }
 
@@ -166,6 +203,7 @@ BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 	}
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts))
 		return real(epfd, events, max, ts, mask);
-	struct epoll_call c = { .epfd = epfd, .events = events, .max = max, .mask = mask };
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, 0, ts, true);
 	return wait_managed(&c, bs_timeout_ns(ts));
 }

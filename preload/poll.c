@@ -79,6 +79,16 @@ static int filter(struct poll_call *c, int ready, bs_ns now)
 	return ready;
 }
 
+/* Whether any of the descriptors has a pending connect: when none does,
+ * the call is the real one with nothing added. */
+static bool any_pending(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++)
+		if (bs_async_has(fds[i].fd))
+			return true;
+	return false;
+}
+
 static int poll_managed(struct poll_call *c, const struct timespec *timeout)
 {
 	bs_ns now = bs_now();
@@ -121,9 +131,12 @@ BS_EXPORT int poll(struct pollfd *fds, nfds_t n, int ms)
 	struct timespec adj;
 	if (ms >= 0 && sleep_adjusted(n, &ts, &adj))
 		return BS_REAL(ppoll)(fds, n, &adj, NULL);
-	if (!bs_async_any() || n == 0)
+	if (!bs_async_any() || n == 0 || !any_pending(fds, n))
 		return BS_REAL(poll)(fds, n, ms);
-	struct poll_call c = { .fds = fds, .n = n };
+	struct poll_call c; /* not zeroed: hidden[] is large and filled as used */
+	c.fds = fds;
+	c.n = n;
+	c.mask = NULL;
 	return poll_managed(&c, ms >= 0 ? &ts : NULL);
 }
 
@@ -135,8 +148,11 @@ BS_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout
 	struct timespec adj;
 	if (sleep_adjusted(n, timeout, &adj))
 		return BS_REAL(ppoll)(fds, n, &adj, mask);
-	if (!bs_async_any() || n == 0 || !bs_timeout_valid(timeout))
+	if (!bs_async_any() || n == 0 || !bs_timeout_valid(timeout) || !any_pending(fds, n))
 		return BS_REAL(ppoll)(fds, n, timeout, mask);
-	struct poll_call c = { .fds = fds, .n = n, .mask = mask };
+	struct poll_call c;
+	c.fds = fds;
+	c.n = n;
+	c.mask = mask;
 	return poll_managed(&c, timeout);
 }

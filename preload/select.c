@@ -102,6 +102,15 @@ static void put_timeval(struct timeval *tv, bs_ns now, bs_ns end)
 	tv->tv_usec = (suseconds_t)(left % BS_SEC / 1000);
 }
 
+static bool any_pending(const struct select_call *c)
+{
+	for (int fd = 0; fd < c->n; fd++)
+		for (int s = 0; s < 3; s++)
+			if (c->sets[s] != NULL && has(c->sets[s], fd) && bs_async_has(fd))
+				return true;
+	return false;
+}
+
 static int select_managed(struct select_call *c, const struct timespec *timeout,
 			  struct timeval *tv)
 {
@@ -138,6 +147,16 @@ static int select_managed(struct select_call *c, const struct timespec *timeout,
 	}
 }
 
+static void select_call_init(struct select_call *c, int n, fd_set *r, fd_set *w, fd_set *e,
+			     const sigset_t *mask)
+{
+	c->n = n;
+	c->sets[0] = (word_t *)r;
+	c->sets[1] = (word_t *)w;
+	c->sets[2] = (word_t *)e;
+	c->mask = mask;
+}
+
 static bool sleep_adjusted(int n, const struct timespec *req, struct timespec *adj)
 {
 	return n == 0 && req != NULL && bs_sleep_adjusted(req, adj);
@@ -159,7 +178,10 @@ BS_EXPORT int select(int n, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 	}
 	if (!bs_async_any() || n <= 0 || n > MANAGED_FDS || !valid)
 		return BS_REAL(select)(n, r, w, e, tv);
-	struct select_call c = { .n = n, .sets = { (word_t *)r, (word_t *)w, (word_t *)e } };
+	struct select_call c; /* not zeroed: saved[] is large and filled as used */
+	select_call_init(&c, n, r, w, e, NULL);
+	if (!any_pending(&c))
+		return BS_REAL(select)(n, r, w, e, tv);
 	return select_managed(&c, tv ? &req : NULL, tv);
 }
 
@@ -173,7 +195,9 @@ BS_EXPORT int pselect(int n, fd_set *r, fd_set *w, fd_set *e, const struct times
 		return BS_REAL(pselect)(0, r, w, e, &adj, mask);
 	if (!bs_async_any() || n <= 0 || n > MANAGED_FDS || !bs_timeout_valid(ts))
 		return BS_REAL(pselect)(n, r, w, e, ts, mask);
-	struct select_call c = { .n = n, .sets = { (word_t *)r, (word_t *)w, (word_t *)e },
-				 .mask = mask };
+	struct select_call c;
+	select_call_init(&c, n, r, w, e, mask);
+	if (!any_pending(&c))
+		return BS_REAL(pselect)(n, r, w, e, ts, mask);
 	return select_managed(&c, ts, NULL);
 }

@@ -1,9 +1,10 @@
 /* A nonblocking client that learns the outcome of its connect through one
  * interface, for the async tests.
  *
- *   async_client MODE PORT READY
+ *   async_client MODE PORT|/PATH READY
  *
- * Connects a nonblocking TCP socket to 127.0.0.1:PORT (connect must say
+ * Connects a nonblocking TCP socket to 127.0.0.1:PORT, or a unix one to
+ * PATH (connect must say
  * EINPROGRESS), writes "waiting" to the READY fifo (the test then starts
  * the server), waits for the outcome through MODE, checks SO_ERROR,
  * sends a request and reads the server's reply. Prints "connected FIRST-LINE-OF-REPLY", or
@@ -25,7 +26,9 @@
  *   reuse     close the socket while its retry is pending, take the same
  *             number for a UDP socket and wait on it: prints "untouched"
  *             when nothing connected that socket (backstop must never
- *             connect a number the program closed)
+ *             connect a number the program closed); reuse_dup2 and
+ *             reuse_close_range let go of it with dup2 (a UDP socket onto
+ *             its number) and close_range
  *
  * Every wait is bounded (WAIT_MS per call, BOUND_S in all) only against
  * a hang; the test never depends on how long anything takes. */
@@ -41,6 +44,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,7 +52,8 @@
 #define WAIT_MS 1000
 #define BOUND_S 60
 
-static struct sockaddr_in server;
+static struct sockaddr_storage server;
+static socklen_t server_len;
 
 static void die(const char *what)
 {
@@ -63,12 +68,15 @@ static void tell(const char *fifo)
 		die(fifo);
 }
 
+static const char *ready_fifo; /* told even when connect fails at once */
+
 static int start_connect(int fd)
 {
-	if (connect(fd, (struct sockaddr *)&server, sizeof server) == 0)
+	if (connect(fd, (struct sockaddr *)&server, server_len) == 0)
 		return 0;
 	if (errno != EINPROGRESS) {
 		printf("connect=%s\n", strerrorname_np(errno));
+		tell(ready_fifo);
 		exit(1);
 	}
 	return 0;
@@ -76,7 +84,7 @@ static int start_connect(int fd)
 
 static int new_socket(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int fd = socket(server.ss_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		die("socket");
 	return fd;
@@ -221,7 +229,7 @@ static void wait_reconnect(int fd)
 {
 	for (;;) {
 		wait_poll(fd, false);
-		if (connect(fd, (struct sockaddr *)&server, sizeof server) == 0 || errno == EISCONN)
+		if (connect(fd, (struct sockaddr *)&server, server_len) == 0 || errno == EISCONN)
 			return;
 		if (errno != EALREADY && errno != EINPROGRESS) {
 			printf("error=%s\n", strerrorname_np(errno));
@@ -297,14 +305,24 @@ static int forked(int fd, bool child_waits)
 	return finish(fd);
 }
 
-static int reuse(int fd, const char *ready)
+static int reuse(int fd, const char *ready, const char *how)
 {
 	/* A short wait of the program's own, long enough for backstop to see
 	 * the first attempt refused and schedule a retry (which it hides). */
 	struct pollfd first = { .fd = fd, .events = POLLOUT };
 	poll(&first, 1, WAIT_MS / 10);
-	close(fd);
-	int udp = socket(AF_INET, SOCK_DGRAM, 0);
+	int udp;
+	if (strcmp(how, "reuse_dup2") == 0) {
+		int other = socket(AF_INET, SOCK_DGRAM, 0);
+		udp = dup2(other, fd);
+		close(other);
+	} else {
+		if (strcmp(how, "reuse_close_range") == 0)
+			close_range(fd, fd, 0);
+		else
+			close(fd);
+		udp = socket(AF_INET, SOCK_DGRAM, 0);
+	}
 	if (udp != fd) {
 		printf("number not reused: %d then %d\n", fd, udp);
 		return 1;
@@ -333,9 +351,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *mode = argv[1];
+	ready_fifo = argv[3];
 	started = time(NULL);
-	server = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
-	inet_pton(AF_INET, "127.0.0.1", &server.sin_addr);
+	if (argv[2][0] == '/') { /* a unix socket's path */
+		struct sockaddr_un *un = (struct sockaddr_un *)&server;
+		un->sun_family = AF_UNIX;
+		snprintf(un->sun_path, sizeof un->sun_path, "%s", argv[2]);
+		server_len = sizeof *un;
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)&server;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(atoi(argv[2]));
+		inet_pton(AF_INET, "127.0.0.1", &in->sin_addr);
+		server_len = sizeof *in;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	if (strcmp(mode, "threads") == 0)
@@ -352,8 +381,8 @@ int main(int argc, char **argv)
 		tell(argv[3]);
 		return forked(fd, strcmp(mode, "fork") == 0);
 	}
-	if (strcmp(mode, "reuse") == 0)
-		return reuse(fd, argv[3]);
+	if (strncmp(mode, "reuse", 5) == 0)
+		return reuse(fd, argv[3], mode);
 	tell(argv[3]);
 
 	static int token; /* data.ptr points here */

@@ -11,7 +11,8 @@ EXTRA=() # a case's own settings, after POLICY
 # LISTEN=no) and serves ACCEPTS connections; prints CMD's output. In CMD,
 # the word PORT becomes the server's port and READY a fifo that CMD writes
 # one line to once it has connected and waits (awaited when present). The
-# log is $BS_TMP/NAME.jsonl.
+# log is $BS_TMP/NAME.jsonl. With UNIX=PATH the server is a unix socket at
+# PATH (created when it starts listening), and PORT becomes PATH.
 late_run() {
 	local mode=$1 accepts=$2 preload=$3
 	shift 3
@@ -21,9 +22,12 @@ late_run() {
 	sready=$(ready_fifo "$name-server")
 	ready=$(ready_fifo "$name-client")
 	mkfifo "$ctl" "$pipe"
-	"$BS_HELPERS/conn_late_server" -r "$sready" -c "$ctl" -n "$accepts" >"$BS_TMP/$mode.server" &
+	[ -z "${UNIX:-}" ] || rm -f "$UNIX" # a previous case's server left it
+	"$BS_HELPERS/conn_late_server" -r "$sready" -c "$ctl" -n "$accepts" ${UNIX:+-u "$UNIX"} \
+		>"$BS_TMP/$mode.server" &
 	local server=$!
 	port=$(await_ready "$sready")
+	[ -z "${UNIX:-}" ] || port=$UNIX
 	exec 6>"$ctl"
 	for arg in "$@"; do
 		case $arg in
@@ -42,7 +46,7 @@ late_run() {
 		"$BS_HELPERS/conn_logwait" "$log" '"event":"connect.retry"' "$RETRIES" <&5 ||
 			fail "$mode: no $RETRIES connect.retry lines: $(cat "$log" "$BS_TMP/$mode.out")"
 	fi
-	[ "${LISTEN:-yes}" = no ] || echo listen >&6
+	[ "${LISTEN:-yes}" = no ] || { [ -z "${UNIX:-}" ] || echo bind; echo listen; } >&6
 	cat <&5 >>"$log" # until the client exits and the pipe closes
 	exec 5<&-
 	wait "$client" || true

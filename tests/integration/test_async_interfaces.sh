@@ -29,6 +29,18 @@ for mode in poll ppoll select pselect epoll_wait epoll_pwait epoll_pwait2 onesho
 	note "$mode: $(count_lines connect.retry "$BS_TMP/$mode.jsonl") hidden retries, then connected"
 done
 
+# A unix socket: the first attempts fail at once (ENOENT, then
+# ECONNREFUSED once the file exists), and nothing needs dissolving.
+for mode in poll epoll_wait; do
+	client=("$BS_HELPERS/async_client" "$mode" PORT READY)
+	out=$(UNIX="$BS_TMP/$mode.sock" late_run "unix_$mode" 1 "" "${client[@]}")
+	assert_eq "$out" "connect=ENOENT" "unix $mode without backstop"
+	out=$(UNIX="$BS_TMP/$mode.sock" late_run "unix_$mode" 1 "$BS_PRELOAD" "${client[@]}")
+	assert_eq "$out" "connected HTTP/1.0 200 OK" "unix $mode under backstop"
+	check_log "unix_$mode" "$RETRIES"
+	assert_grep '"dest":"unix:.*"errno":"ENOENT"' "$BS_TMP/unix_$mode.jsonl" "unix $mode: retried error"
+done
+
 if [[ $THREADED == *threads* ]]; then
 	out=$(late_case threads 4)
 	assert_eq "$out" "$(printf 'connected HTTP/1.0 200 OK\n%.0s' 1 2 3 4)" "threads under backstop"

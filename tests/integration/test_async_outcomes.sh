@@ -30,6 +30,11 @@ assert_eq "$out" "untouched" "a closed number's new socket"
 assert_no_grep '"event":"connect.(ok|giveup)"' "$BS_TMP/reuse.jsonl" "after the close"
 out=$(RETRIES=0 late_case reuse 1 "")
 assert_eq "$out" "untouched" "without backstop"
+for how in reuse_dup2 reuse_close_range; do
+	out=$(RETRIES=1 late_case "$how")
+	assert_eq "$out" "untouched" "a number let go of by ${how#reuse_}"
+	assert_no_grep '"event":"connect.(ok|giveup)"' "$BS_TMP/$how.jsonl" "after ${how#reuse_}"
+done
 
 # Never answered: in a namespace where SYNs to port 9 are dropped.
 ns=$(netns_create blackhole)

@@ -26,7 +26,9 @@ static const char help[] =
 	"why, its connect settings, whether DEST is exempt from max_conns, and\n"
 	"the retry schedule: for each attempt the delay before it (min, median\n"
 	"and max over SAMPLES runs of the real backoff code with a fixed seed),\n"
-	"and when it starts and ends at the latest, against the deadline.\n"
+	"and when it starts and ends at the latest, against the deadline. With\n"
+	"attempts = 0 (no count limit) it also counts the attempts the deadline\n"
+	"allows when each fails at once.\n"
 	"For SYMBOL, a function declared in a [wrap \"SYMBOL\"] section: its\n"
 	"signature, when a return is retried, and the same schedule.\n"
 	"\n"
@@ -136,12 +138,14 @@ static void print_settings(const struct bs_rule *rule)
 	bs_format_duration(at, sizeof at, rule->attempt_timeout);
 	bs_format_duration(dl, sizeof dl, rule->deadline);
 	bs_format_jitter(jit, sizeof jit, &rule->backoff.jitter);
-	printf("settings     attempts = %" PRIu32 ", base = %s, factor = %g, "
+	printf("settings     attempts = %" PRIu32 "%s, base = %s, factor = %g, "
 	       "max_delay = %s, jitter = %s\n",
-	       rule->attempts, base, rule->backoff.factor, maxd, jit);
+	       rule->attempts, rule->attempts ? "" : " (no count limit)", base,
+	       rule->backoff.factor, maxd, jit);
 	printf("             attempt_timeout = %s, deadline = %s, nonblocking = %s, failover = %s\n",
 	       rule->attempt_timeout ? at : "0 (bounded by the deadline only)", dl,
-	       rule->nonblocking == BS_NB_SYNC ? "sync" : "pass",
+	       rule->nonblocking == BS_NB_SYNC ? "sync" :
+	       rule->nonblocking == BS_NB_PASS ? "pass" : "async",
 	       rule->failover == BS_FAILOVER_NEXT ? "next" : "off");
 	printf("             retry_on =");
 	for (int e = 1; e < BS_ERRNO_MAX; e++)

@@ -9,6 +9,8 @@
 
 /* Beyond this many attempts the table stops (the rest look alike). */
 #define MAX_ROWS 30
+/* attempts = 0: a run counted this far is reported as "at least". */
+#define MAX_COUNTED 10000
 
 static int by_value(const void *a, const void *b)
 {
@@ -33,6 +35,41 @@ static void sample(const struct schedule_spec *spec, size_t retries, size_t samp
 			delays[(r - 1) * samples + s] =
 				bs_backoff_next(spec->backoff, (uint32_t)r, &prev, &rng);
 	}
+}
+
+/* attempts = 0: how many attempts the deadline allows when every attempt
+ * fails at once (a refused port), min / median / max over the samples. The
+ * retry engine's rule: a pause is only started if it ends before the
+ * deadline. */
+static int print_attempt_count(const struct schedule_spec *spec, size_t samples,
+			       uint64_t seed, FILE *out)
+{
+	bs_ns *counts = malloc(samples * sizeof *counts);
+	if (!counts)
+		return -1;
+	struct bs_rng rng;
+	bs_rng_seed(&rng, seed);
+	for (size_t s = 0; s < samples; s++) {
+		bs_ns prev = 0, elapsed = 0;
+		uint32_t n = 1;
+		while (n < MAX_COUNTED) {
+			bs_ns delay = bs_backoff_next(spec->backoff, n, &prev, &rng);
+			if (delay >= spec->deadline - elapsed)
+				break;
+			elapsed += delay;
+			n++;
+		}
+		counts[s] = n;
+	}
+	qsort(counts, samples, sizeof *counts, by_value);
+	fprintf(out, "  ... attempts = 0: no count limit; later attempts follow alike until the\n"
+		     "  deadline ends the call. When every attempt fails at once (a refused port),\n"
+		     "  the call makes %llu / %llu / %s%llu attempts (min / median / max).\n",
+		(unsigned long long)counts[0], (unsigned long long)counts[samples / 2],
+		counts[samples - 1] >= MAX_COUNTED ? "at least " : "",
+		(unsigned long long)counts[samples - 1]);
+	free(counts);
+	return 0;
 }
 
 int schedule_print(const struct schedule_spec *spec, size_t samples, uint64_t seed,
@@ -89,14 +126,16 @@ int schedule_print(const struct schedule_spec *spec, size_t samples, uint64_t se
 			snprintf(end, sizeof end, "%.0f",
 				 ms(worst_end < deadline ? worst_end : deadline));
 		fprintf(out, " %12.0f %10s   %s\n", ms(worst_start), end, verdict);
-		if (earliest >= deadline) {
+		/* Without a count limit, the rows after the first that may be
+		 * cut look alike; the attempt count below sums them up. */
+		if (earliest >= deadline || (spec->attempts == 0 && worst_start >= deadline)) {
 			shown = k;
 			break;
 		}
 	}
-	if (spec->attempts == 0 && shown == rows)
-		fprintf(out, "  ... attempts from %zu on not shown: no count limit, the deadline "
-			     "ends the call\n", shown + 1);
+	int rc = 0;
+	if (spec->attempts == 0)
+		rc = print_attempt_count(spec, samples, seed, out);
 	else if (shown < spec->attempts)
 		fprintf(out, "  ... attempts %zu to %u not shown%s\n", shown + 1, spec->attempts,
 			shown < rows ? ": the deadline ends the call before them" : "");
@@ -105,5 +144,5 @@ int schedule_print(const struct schedule_spec *spec, size_t samples, uint64_t se
 		     "return at once cannot reach this attempt in time.\n");
 	free(delays);
 	free(elapsed);
-	return 0;
+	return rc;
 }

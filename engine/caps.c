@@ -37,13 +37,22 @@ enum cell_state { CELL_EMPTY, CELL_LIVE, CELL_TOMB };
 
 struct cap_waiter {
 	struct cap_waiter *prev, *next;
-	pthread_cond_t wake;
 	bs_ns deadline_at;
 	bool linked;  /* still in its key's queue */
 	bool granted; /* a release handed it a slot */
+	bool queued;  /* a bs_cap_ticket: nobody blocks on `wake` */
+	pthread_cond_t wake;
 };
 
 #define DEAD UINT32_MAX /* the count of a retired cell: no CAS from it succeeds */
+/* A ticket's node is a waiter that nobody blocks on, stored in its bytes. */
+_Static_assert(sizeof(struct cap_waiter) <= sizeof(((struct bs_cap_ticket *)0)->waiter),
+	       "a ticket holds a waiter");
+
+static struct cap_waiter *ticket_node(struct bs_cap_ticket *t)
+{
+	return (struct cap_waiter *)(void *)t->waiter;
+}
 
 struct cap_entry {
 	_Atomic uint64_t key[3]; /* the bs_cap_key's words */
@@ -57,6 +66,7 @@ struct cap_entry {
 
 struct bs_caps {
 	pthread_mutex_t lock;
+	uint64_t generation; /* bumped when a forked child drops the queues */
 	uint32_t mask;      /* cells - 1; cells is a power of two */
 	uint32_t max_keys;
 	uint32_t live;      /* CELL_LIVE entries */
@@ -268,7 +278,8 @@ static bool grant_oldest(struct bs_caps *caps, struct cap_entry *e)
 	while (e->head != NULL) {
 		struct cap_waiter *w = e->head;
 		waiter_unlink(e, w);
-		pthread_cond_signal(&w->wake);
+		if (!w->queued)
+			pthread_cond_signal(&w->wake);
 		if (w->deadline_at > now) {
 			w->granted = true;
 			return true;
@@ -417,6 +428,16 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 			continue;
 		}
 		enum bs_cap_status status = BS_CAP_REJECT;
+		if (req->wait && req->ticket != NULL) {
+			struct cap_waiter *w = ticket_node(req->ticket);
+			*w = (struct cap_waiter){ .deadline_at = req->deadline_at, .queued = true };
+			req->ticket->generation = caps->generation;
+			req->ticket->slot = slot;
+			waiter_link(e, w);
+			out->in_use = e->count;
+			pthread_mutex_unlock(&caps->lock);
+			return BS_CAP_QUEUED;
+		}
 		if (req->wait) {
 			/* Read only here: taking a free slot needs no clock. */
 			const bs_ns start = caps->clock(caps->clock_ctx);
@@ -434,6 +455,51 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 		pthread_mutex_unlock(&caps->lock);
 		return status;
 	}
+}
+
+enum bs_cap_status bs_cap_ticket_poll(struct bs_caps *caps, struct bs_cap_ticket *t,
+				      bs_ns now, struct bs_cap_outcome *out)
+{
+	struct cap_waiter *w = ticket_node(t);
+	*out = (struct bs_cap_outcome){ .slot = BS_CAP_NONE };
+	pthread_mutex_lock(&caps->lock);
+	enum bs_cap_status st = BS_CAP_QUEUED;
+	struct cap_entry *e = &caps->cells[t->slot];
+	if (t->generation != caps->generation) {
+		st = BS_CAP_TIMEOUT; /* queued in the parent: the child's queues were dropped */
+	} else if (w->granted) {
+		st = BS_CAP_WAITED;
+		out->slot = t->slot;
+		out->in_use = e->count;
+	} else if (!w->linked) {
+		st = BS_CAP_TIMEOUT; /* a release found it expired and passed it by */
+	} else if (now >= w->deadline_at) {
+		waiter_unlink(e, w);
+		out->in_use = e->count;
+		entry_retire(caps, e);
+		st = BS_CAP_TIMEOUT;
+	}
+	if (st != BS_CAP_QUEUED)
+		w->granted = w->linked = false; /* settled: a cancel changes nothing */
+	pthread_mutex_unlock(&caps->lock);
+	return st;
+}
+
+void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t)
+{
+	struct cap_waiter *w = ticket_node(t);
+	pthread_mutex_lock(&caps->lock);
+	if (t->generation == caps->generation) {
+		struct cap_entry *e = &caps->cells[t->slot];
+		if (w->linked) {
+			waiter_unlink(e, w);
+			entry_retire(caps, e);
+		} else if (w->granted) {
+			release_locked(caps, e);
+		}
+		w->granted = w->linked = false;
+	}
+	pthread_mutex_unlock(&caps->lock);
 }
 
 /* Whether a slot was given back. */
@@ -531,6 +597,7 @@ void bs_caps_after_fork_child(struct bs_caps *caps)
 	if (caps == NULL)
 		return;
 	pthread_mutex_init(&caps->lock, NULL);
+	caps->generation++;
 	for (uint32_t i = 0; i <= caps->mask; i++) {
 		struct cap_entry *e = &caps->cells[i];
 		if (e->state != CELL_LIVE)

@@ -36,6 +36,16 @@ void bs_cap_key_inbound(struct bs_cap_key *key, enum bs_client_scope scope,
 
 struct bs_caps;
 
+/* A waiter that does not block (an asynchronous connect): its place in
+ * the queue lives in the caller's memory, and the caller asks from time
+ * to time whether a slot came. Plain data owned by caps.c; zero it before
+ * use. */
+struct bs_cap_ticket {
+	_Alignas(16) unsigned char waiter[96]; /* the queue node (caps.c) */
+	uint64_t generation; /* of the table's queues (a forked child's differ) */
+	uint32_t slot;
+};
+
 /* A table for up to `capacity` distinct keys. */
 struct bs_caps *bs_caps_create(uint32_t capacity);
 void bs_caps_destroy(struct bs_caps *caps);
@@ -50,6 +60,8 @@ struct bs_cap_request {
 	 * behind its back. Returns how many slots it released. May be NULL. */
 	unsigned (*reclaim)(void *ctx, uint32_t slot);
 	void *reclaim_ctx;
+	/* With wait: queue this ticket instead of blocking (BS_CAP_QUEUED). */
+	struct bs_cap_ticket *ticket;
 };
 
 enum bs_cap_status {
@@ -58,6 +70,7 @@ enum bs_cap_status {
 	BS_CAP_TIMEOUT,   /* waited until deadline_at, no slot */
 	BS_CAP_REJECT,    /* full and !wait */
 	BS_CAP_UNTRACKED, /* the table is full of other keys: not capped (fail open) */
+	BS_CAP_QUEUED,    /* req->ticket is in the queue: ask bs_cap_ticket_poll */
 };
 
 struct bs_cap_outcome {
@@ -69,6 +82,14 @@ struct bs_cap_outcome {
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out);
+/* Where a queued ticket stands at `now`: BS_CAP_WAITED (a slot was
+ * handed to it: out->slot), BS_CAP_QUEUED, or BS_CAP_TIMEOUT (its
+ * deadline passed; it has left the queue). */
+enum bs_cap_status bs_cap_ticket_poll(struct bs_caps *caps, struct bs_cap_ticket *t,
+				      bs_ns now, struct bs_cap_outcome *out);
+/* Leave the queue for good; a slot handed over meanwhile is passed on. */
+void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t);
+
 /* Give one slot back; it goes to the oldest live waiter, if any. Without
  * a waiter, one CAS and no lock. errno is left alone. */
 void bs_cap_release(struct bs_caps *caps, uint32_t slot);

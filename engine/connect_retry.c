@@ -13,6 +13,7 @@ static void identify(struct bs_logline *line, const void *ctx)
 	if (c->name != NULL)
 		bs_line_str(line, "name", c->name);
 	bs_line_str(line, "rule", c->rule->name);
+	bs_line_str(line, "mode", c->mode);
 }
 
 static bool retryable(const void *ctx, int err)
@@ -29,7 +30,7 @@ void bs_connect_retry_call(struct bs_retry_call *out, const struct bs_connect_ca
 		.limits = { .attempts = c->rule->attempts,
 			    .backoff = &c->rule->backoff,
 			    .attempt_timeout = c->rule->attempt_timeout,
-			    .deadline = c->rule->deadline },
+			    .deadline = c->deadline ? c->deadline : c->rule->deadline },
 		.rng = c->rng,
 		.log = c->log,
 		.start = c->start,

@@ -7,6 +7,14 @@
 
 #include "engine/retry.h"
 
+/* How the program's connect is being retried, as the `mode` field says:
+ * a blocking socket inside connect, a nonblocking one inside connect
+ * (nonblocking = sync), or behind the program's own readiness calls
+ * (nonblocking = async). */
+#define BS_CONNECT_BLOCKING "blocking"
+#define BS_CONNECT_SYNC "sync"
+#define BS_CONNECT_ASYNC "async"
+
 struct bs_connect_call {
 	const struct bs_rule *rule;
 	struct bs_rng *rng;
@@ -15,8 +23,10 @@ struct bs_connect_call {
 	const char *dest;     /* formatted with bs_dest_format; failover may
 			       * rewrite it between attempts */
 	const char *name;     /* the host name dest was resolved from, or NULL */
+	const char *mode;     /* BS_CONNECT_BLOCKING, _SYNC or _ASYNC */
 	bs_ns start;          /* when the program's call began */
 	bool waited;          /* a cap wait preceded: log connect.ok even on a first-try success */
+	bs_ns deadline;       /* bound on the whole call; 0: the rule's deadline */
 	const struct bs_guard *guard; /* budget and breaker; NULL: none */
 };
 

@@ -315,7 +315,7 @@ static ssize_t write_without_sigpipe(int fd, const char *buf, size_t len)
 	sigpending(&pending);
 	bool was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	ssize_t n = write(fd, buf, len);
+	ssize_t n = bs_sys_write(fd, buf, len);
 	if (n < 0 && errno == EPIPE && !was_pending) {
 		struct timespec zero = { 0, 0 };
 		sigtimedwait(&pipe_only, NULL, &zero);
@@ -343,7 +343,7 @@ static ssize_t send_syslog(const struct bs_log *log, int fd, const char *buf, si
 	n += 3;
 	struct iovec iov[2] = { { head, n }, { (void *)buf, len - 1 } };
 	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
-	ssize_t sent = sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t sent = syscall(SYS_sendmsg, fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	return sent == (ssize_t)(n + len - 1) ? (ssize_t)len : -1;
 }
 
@@ -385,13 +385,13 @@ int bs_log_write(struct bs_log *log, const char *buf, size_t len)
 	if (fd >= 0 && len > 0) {
 		switch (log->io) {
 		case BS_LOGIO_WRITE:
-			n = write(fd, buf, len);
+			n = bs_sys_write(fd, buf, len);
 			break;
 		case BS_LOGIO_PIPE:
 			n = write_without_sigpipe(fd, buf, len);
 			break;
 		case BS_LOGIO_SEND:
-			n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			n = bs_sys_send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 			break;
 		case BS_LOGIO_SYSLOG:
 			n = send_syslog(log, fd, buf, len);

@@ -1,5 +1,6 @@
 /* Process ids that survive pid reuse (see procid.h). */
 #include "engine/procid.h"
+#include "engine/sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,8 +25,8 @@ static uint64_t start_time(pid_t pid)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	syscall(SYS_close, fd);
+	ssize_t n = bs_sys_read(fd, buf, sizeof buf - 1);
+	bs_sys_close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';

@@ -24,6 +24,21 @@ static inline int bs_sys_fcntl(int fd, int cmd, long arg)
 	return (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
+static inline ssize_t bs_sys_read(int fd, void *buf, size_t len)
+{
+	return syscall(SYS_read, fd, buf, len);
+}
+
+static inline ssize_t bs_sys_write(int fd, const void *buf, size_t len)
+{
+	return syscall(SYS_write, fd, buf, len);
+}
+
+static inline ssize_t bs_sys_send(int fd, const void *buf, size_t len, int flags)
+{
+	return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+}
+
 /* nanosleep(2), restartable by the caller with rem. */
 static inline int bs_sys_nanosleep(const struct timespec *req, struct timespec *rem)
 {

@@ -18,7 +18,7 @@
 #define DNS(field) F(struct bs_dns_policy, field)
 
 static const struct bs_enum_name nonblocking_names[] = {
-	{"pass", BS_NB_PASS}, {"sync", BS_NB_SYNC}, {NULL, 0}};
+	{"async", BS_NB_ASYNC}, {"sync", BS_NB_SYNC}, {"pass", BS_NB_PASS}, {NULL, 0}};
 static const struct bs_enum_name cap_scope_names[] = {
 	{"dest", BS_SCOPE_DEST}, {"host", BS_SCOPE_HOST}, {"rule", BS_SCOPE_RULE}, {NULL, 0}};
 static const struct bs_enum_name on_cap_names[] = {
@@ -53,14 +53,14 @@ static const struct bs_key keys[] = {
 	 "destinations exempt from max_conns (still retried)", NULL},
 	{BS_SC_RULE, "passthrough", BS_K_BOOL, RULE(passthrough), 0, 0, 0, NULL, false,
 	 "hand calls to libc untouched", "no"},
-	{BS_SC_RULE, "attempts", BS_K_UINT, RULE(attempts), 0, 1, 1000, NULL, false,
-	 "attempts per call, the first included", "5"},
+	{BS_SC_RULE, "attempts", BS_K_UINT, RULE(attempts), 0, 0, 1000, NULL, false,
+	 "attempts per call, the first included; 0: no count limit, the deadline bounds the call", "0"},
 	{BS_SC_RULE, "base", BS_K_DURATION, RULE(backoff.base), 0, 0, 0, NULL, false,
 	 "delay before the first retry", "100ms"},
 	{BS_SC_RULE, "factor", BS_K_FACTOR, RULE(backoff.factor), 0, 0, 0, NULL, false,
 	 "growth of the delay per retry", "2"},
 	{BS_SC_RULE, "max_delay", BS_K_DURATION, RULE(backoff.max_delay), 0, 0, 0, NULL, false,
-	 "largest delay between attempts", "2s"},
+	 "largest delay between attempts", "1s"},
 	{BS_SC_RULE, "jitter", BS_K_JITTER, RULE(backoff.jitter), 0, 0, 0, NULL, false,
 	 "none, full, equal, decorrelated or N%", "full"},
 	{BS_SC_RULE, "attempt_timeout", BS_K_DURATION, RULE(attempt_timeout), 0, 0, 0, NULL, false,
@@ -70,7 +70,7 @@ static const struct bs_key keys[] = {
 	{BS_SC_RULE, "retry_on", BS_K_ERRSET, RULE(retry_on), 0, 0, 0, NULL, false,
 	 "errno names that are retried", "ECONNREFUSED ETIMEDOUT EHOSTUNREACH ENETUNREACH ENOENT EAGAIN"},
 	{BS_SC_RULE, "nonblocking", BS_K_ENUM, RULE(nonblocking), 0, 0, 0, nonblocking_names, false,
-	 "pass: leave nonblocking connects alone; sync: retry inside connect", "pass"},
+	 "async: retried behind the program's own poll/select/epoll; sync: retried inside connect; pass: left to the program", "async"},
 	{BS_SC_RULE, "io_timeout", BS_K_DURATION, RULE(io_timeout), 0, 0, 0, NULL, false,
 	 "SO_RCVTIMEO/SO_SNDTIMEO on the connected socket; 0: off", "0"},
 	{BS_SC_RULE, "max_conns", BS_K_UINT, RULE(max_conns), 0, 0, 1000000, NULL, false,

@@ -50,7 +50,7 @@ struct bs_jitter {
 	uint32_t percent; /* BS_JITTER_PERCENT only: 0..100 */
 };
 
-enum bs_nonblocking { BS_NB_PASS, BS_NB_SYNC };
+enum bs_nonblocking { BS_NB_ASYNC, BS_NB_SYNC, BS_NB_PASS };
 enum bs_cap_scope { BS_SCOPE_DEST, BS_SCOPE_HOST, BS_SCOPE_RULE };
 enum bs_on_cap { BS_ONCAP_WAIT, BS_ONCAP_FAIL };
 enum bs_failover { BS_FAILOVER_OFF, BS_FAILOVER_NEXT };
@@ -90,7 +90,7 @@ struct bs_rule {
 	char name[BS_NAME_MAX];
 	uint32_t index;          /* position in bs_policy.rules */
 	bool passthrough;        /* `passthrough = yes`: hand calls to libc untouched */
-	uint32_t attempts;       /* >= 1; 1 means no retry */
+	uint32_t attempts;       /* 1 means no retry; 0: no count limit (the deadline bounds the call) */
 	struct bs_backoff_params backoff; /* base, factor, max_delay, jitter */
 	bs_ns attempt_timeout;   /* 0: an attempt is bounded by the deadline only */
 	bs_ns deadline;          /* > 0: bound on the whole call, sleeps included */

@@ -1,5 +1,6 @@
 /* close, close_range and closefrom: give a socket's cap slot back once
- * its last descriptor is gone, and keep backstop's private descriptors
+ * its last descriptor is gone, stop a pending asynchronous connect on it
+ * at once (preload/async.h), and keep backstop's private descriptors
  * (the log) out of the program's reach. Every wrapper returns exactly
  * what the real call returned, with its errno. */
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include "preload/fdgaps.h"
+#include "preload/async.h"
+#include "preload/epreg.h"
 #include "preload/fdtrack.h"
 #include "preload/real.h"
 #include "preload/runtime.h"
@@ -47,6 +50,8 @@ static __attribute__((noinline)) int close_watched(int fd)
 
 BS_EXPORT int close(int fd)
 {
+	bs_async_forget(fd);
+	bs_epreg_forget(fd);
 	if (bs_fdtrack_watched(fd))
 		return close_watched(fd);
 	return real_close(fd);
@@ -84,6 +89,7 @@ BS_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 {
 	if (!closes(lo, hi, flags) || bs_shared_child())
 		return real_close_range(lo, hi, flags);
+	bs_async_forget_range(lo, hi);
 	bs_fdtrack_mark_range(lo, hi);
 	int r = close_around_private(lo, hi, flags);
 	int saved = errno;
@@ -106,6 +112,7 @@ BS_EXPORT void closefrom(int lowfd)
 			real_close_range(lo, UINT_MAX, 0);
 		return;
 	}
+	bs_async_forget_range(lo, UINT_MAX);
 	bs_fdtrack_mark_range(lo, UINT_MAX);
 	if (fn != NULL && bs_fdtrack_private_in(lo, UINT_MAX, priv, 1) == 0)
 		fn(lowfd);

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <unistd.h>
 
+#include "preload/async.h"
+#include "preload/epreg.h"
 #include "preload/fdtrack.h"
 #include "preload/real.h"
 #include "preload/runtime.h"
@@ -85,6 +87,11 @@ static __attribute__((noinline)) int dup_watched(const struct dup_call *c)
 
 static int dup_any(const struct dup_call *c)
 {
+	if (replaces(c) && c->oldfd != c->newfd) {
+		/* The number is the program's to reuse: no retry goes to it. */
+		bs_async_forget(c->newfd);
+		bs_epreg_forget(c->newfd);
+	}
 	if (bs_fdtrack_watched(c->oldfd) || (replaces(c) && bs_fdtrack_watched(c->newfd)))
 		return dup_watched(c);
 	return dup_real(c);

@@ -130,6 +130,7 @@ static bool admit(struct bs_runtime *rt, const struct bs_accept_policy *p,
 		return true;
 	case BS_CAP_REJECT:
 	case BS_CAP_TIMEOUT:
+	case BS_CAP_QUEUED: /* never: no ticket */
 		shed(rt, nfd, peer, len, out.in_use, p->max_per_client);
 		return false;
 	case BS_CAP_UNTRACKED:

@@ -9,13 +9,14 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "preload/real.h"
 #include "preload/runtime.h"
 
 static void set_timeval_if_unset(int fd, int opt, bs_ns timeout)
 {
 	struct timeval cur = {0, 0};
 	socklen_t len = sizeof cur;
-	if (getsockopt(fd, SOL_SOCKET, opt, &cur, &len) != 0)
+	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, opt, &cur, &len) != 0)
 		return;
 	if (cur.tv_sec != 0 || cur.tv_usec != 0)
 		return;
@@ -34,12 +35,12 @@ static void set_tcp_user_timeout_if_unset(int fd, bs_ns timeout)
 {
 	int proto = 0;
 	socklen_t len = sizeof proto;
-	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 ||
+	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) != 0 ||
 	    proto != IPPROTO_TCP)
 		return;
 	unsigned int cur = 0;
 	len = sizeof cur;
-	if (getsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &cur, &len) != 0 ||
+	if (BS_REAL(getsockopt)(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &cur, &len) != 0 ||
 	    cur != 0)
 		return;
 	bs_ns ms = timeout / BS_MS;

@@ -38,6 +38,7 @@
 
 #include "policy/dest.h"
 #include "engine/connect_retry.h"
+#include "preload/async.h"
 #include "preload/eintr.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
@@ -55,12 +56,14 @@ struct outbound {
 	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
 	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
 	bool passed;                  /* nonblocking = pass: left to the program */
+	bool async;                   /* nonblocking = async: handed to preload/async.c */
 	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
 	bool timeout_known;           /* program_timeout has been read */
 	uint32_t slot;                /* the cap slot until settled; BS_CAP_NONE */
 	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
 	int premade;                  /* the first attempt's result, when made before
 				       * this state existed (bs_outbound_connect); -1: not */
+	bs_ns deadline;               /* bound on the whole call (see call_deadline) */
 	bool replay;                  /* the loop's next attempt is the first one */
 	int first_err;
 	bs_ns clock;                  /* the latest clock reading (see now_io) */
@@ -72,7 +75,7 @@ static bool is_stream(struct outbound *o)
 	if (o->stream < 0) {
 		int type = 0;
 		socklen_t len = sizeof type;
-		o->stream = getsockopt(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		o->stream = BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
 			    type == SOCK_STREAM;
 	}
 	return o->stream;
@@ -93,7 +96,7 @@ static bool program_timeout(struct outbound *o)
 {
 	if (!o->timeout_known) {
 		socklen_t tl = sizeof o->program_timeout;
-		if (getsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout, &tl) != 0)
+		if (BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout, &tl) != 0)
 			return false;
 		o->timeout_known = true;
 	}
@@ -244,11 +247,11 @@ static int finish_nonblocking(const struct outbound *o, bs_ns bound)
 {
 	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
 	struct timespec ts = bs_timespec(bound);
-	int ready = ppoll(&p, 1, &ts, NULL);
+	int ready = BS_REAL(ppoll)(&p, 1, &ts, NULL);
 	int err = ready < 0 ? errno : ready == 0 ? ETIMEDOUT : 0;
 	if (ready > 0) {
 		socklen_t len = sizeof err;
-		if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		if (BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 			err = errno;
 	}
 	/* Also after EINTR: the program asked for a finished connect, so it
@@ -267,7 +270,7 @@ static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
 
 /* The first attempt, made before the program's O_NONBLOCK is known (see
  * the top of this file). */
-static int attempt_first(struct outbound *o, bs_ns bound)
+static int attempt_first(struct outbound *o, bs_ns bound, bs_ns start)
 {
 	int err = o->premade >= 0 ? o->premade : connect_attempt(o, bound);
 	if (err == 0)
@@ -277,6 +280,12 @@ static int attempt_first(struct outbound *o, bs_ns bound)
 	if (o->rule->nonblocking == BS_NB_PASS) {
 		o->passed = true;
 		return err;
+	}
+	if (o->rule->nonblocking == BS_NB_ASYNC) {
+		o->async = true;
+		return err == EINPROGRESS || is_stream(o)
+			       ? bs_async_begin(o->rt, o->rule, o->fd, o->sa, o->len, start, err)
+			       : err;
 	}
 	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
 }
@@ -332,7 +341,7 @@ int bs_pause_io(void *ctx, bs_ns delay)
 	/* read is a cancellation point: a cancelled thread closes it too. */
 	pthread_cleanup_push(close_timer, &tfd);
 	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
-	    read(tfd, &expirations, sizeof expirations) < 0)
+	    BS_REAL(read)(tfd, &expirations, sizeof expirations) < 0)
 		err = errno;
 	pthread_cleanup_pop(1);
 	return err == EINTR ? EINTR : 0;
@@ -355,11 +364,18 @@ static bool may_wait(void *ctx)
 	return !nonblocking(ctx);
 }
 
-static int acquire_slot(struct outbound *o, bs_ns deadline_at, bool *waited)
+static int acquire_slot(struct outbound *o, bs_ns start, bs_ns deadline_at, bool *waited)
 {
 	*waited = false;
 	if (o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
+	if (o->rule->nonblocking == BS_NB_ASYNC && nonblocking(o)) {
+		/* Queued without blocking: the connect is pending (async.c). */
+		int err = bs_async_cap(o->rt, o->rule, o->fd, o->sa, o->len, start,
+				       deadline_at, &o->slot, waited);
+		o->async = err == EINPROGRESS;
+		return err;
+	}
 	return bs_outcap_acquire(o->rt, o->rule, o->sa, o->len, may_wait, o,
 				 deadline_at, &o->slot, waited);
 }
@@ -396,6 +412,20 @@ static void note_pass(struct outbound *o)
 
 /* ---- managed: attempts with retries -------------------------------------- */
 
+/* The rule's deadline, or a blocking socket's own SO_SNDTIMEO if shorter:
+ * a program that set a send timeout asked connect to return within it, so
+ * it bounds the whole call, retries included, not only each attempt.
+ * O_NONBLOCK is asked only when the program set a timeout. */
+static bs_ns call_deadline(struct outbound *o)
+{
+	if (!program_timeout(o))
+		return o->rule->deadline;
+	bs_ns own = timeval_ns(o->program_timeout);
+	if (own != 0 && own < o->rule->deadline && !nonblocking(o))
+		return own;
+	return o->rule->deadline;
+}
+
 /* The loop; replay: its first attempt was made already and ended with
  * first_err. */
 static int retry_loop(struct outbound *o, bs_ns start, bool waited, bool replay,
@@ -412,8 +442,10 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, bool replay,
 		.fd = o->fd,
 		.dest = dest_of(o),
 		.name = bs_resolved_name(o->resolved),
+		.mode = nonblocking(o) ? BS_CONNECT_SYNC : BS_CONNECT_BLOCKING,
 		.start = start,
 		.waited = waited,
+		.deadline = o->deadline,
 		.guard = bs_guard_for(&guard, &names, table, o->rule, dest_of(o), share),
 	};
 	const struct bs_retry_io io = {
@@ -446,25 +478,26 @@ static void cancelled(void *arg)
 
 /* A retried connect under a budget or a breaker goes through the engine
  * from its first attempt: the call counts toward the budget and an open
- * circuit may stop it before it touches the network. A nonblocking
- * connect left to the program (nonblocking = pass) is not retried, so
- * nothing guards it. */
+ * circuit may stop it before it touches the network. Only blocking and
+ * `sync` connects: one left to the program (pass) is not retried, and an
+ * asynchronous one is retried by preload/async.c, which never blocks. */
 static bool guarded(struct outbound *o)
 {
 	return bs_rule_guarded(o->rule) && is_stream(o) &&
-	       (o->rule->nonblocking != BS_NB_PASS || !nonblocking(o));
+	       (o->rule->nonblocking == BS_NB_SYNC || !nonblocking(o));
 }
 
 /* Returns 0 or the errno. */
 static int connect_managed(struct outbound *o, bs_ns start)
 {
 	const struct bs_rule *rule = o->rule;
-	bs_ns deadline_at = start + rule->deadline;
+	o->deadline = call_deadline(o);
+	bs_ns deadline_at = start + o->deadline;
 	if (deadline_at < start)
 		deadline_at = UINT64_MAX;
 
 	bool waited;
-	int err = acquire_slot(o, deadline_at, &waited);
+	int err = acquire_slot(o, start, deadline_at, &waited);
 	if (err != 0)
 		return err;
 
@@ -477,14 +510,14 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	err = bound != 0 ? attempt_first(o, bound) : ETIMEDOUT;
+	err = bound != 0 ? attempt_first(o, bound, start) : ETIMEDOUT;
 	if (o->passed) {
 		if (err != 0)
 			note_pass(o);
-	} else if ((err != 0 && is_stream(o)) || waited) {
+	} else if (!o->async && ((err != 0 && is_stream(o)) || waited)) {
 		err = retry_loop(o, start, waited, true, err);
 	}
-	settle_slot(o, err == 0 || (o->passed && err == EINPROGRESS));
+	settle_slot(o, err == 0 || ((o->passed || o->async) && err == EINPROGRESS));
 	return err;
 }
 
@@ -504,6 +537,7 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	o.nonblocking = -1;
 	o.stream = -1;
 	o.passed = false;
+	o.async = false;
 	o.timeout_replaced = false;
 	o.timeout_known = false;
 	o.premade = premade;

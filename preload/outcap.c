@@ -43,7 +43,8 @@ static bs_ns wait_until(const struct bs_rule *rule, bs_ns deadline_at)
 
 static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		   const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
-		   void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
+		   void *ctx, bs_ns deadline_at, struct bs_cap_ticket *ticket,
+		   uint32_t *slot, bool *waited)
 {
 	struct bs_cap_request req = {
 		.limit = rule->max_conns,
@@ -65,8 +66,11 @@ static int acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 	log_cap(rt, "cap.wait", rule, sa, len, out.in_use, 0);
 	req.wait = true;
 	req.deadline_at = wait_until(rule, deadline_at);
+	req.ticket = ticket;
 	bs_ns start = bs_now();
 	st = bs_cap_acquire(rt->caps, &req, &out);
+	if (st == BS_CAP_QUEUED)
+		return EINPROGRESS;
 	bs_ns waited_ns = bs_now() - start;
 	if (st == BS_CAP_TIMEOUT || st == BS_CAP_REJECT) {
 		log_cap(rt, "cap.timeout", rule, sa, len, out.in_use, waited_ns);
@@ -165,9 +169,64 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 	bs_fdtrack_init();
 	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
 		  ? acquire_machine(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited)
-		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited);
+		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, NULL, slot, waited);
 	errno = saved;
 	return err;
+}
+
+static bool always(void *ctx)
+{
+	(void)ctx;
+	return true;
+}
+
+bool bs_outcap_no_wait(void *ctx)
+{
+	(void)ctx;
+	return false;
+}
+
+int bs_outcap_queue(struct bs_runtime *rt, const struct bs_rule *rule,
+		    const struct sockaddr *sa, socklen_t len, bs_ns deadline_at,
+		    struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited)
+{
+	*slot = BS_CAP_NONE;
+	*waited = false;
+	if (rt == NULL || rt->caps == NULL || rule->max_conns == 0 ||
+	    bs_patterns_contain(rule->exempt, rule->n_exempt, sa, len))
+		return 0;
+	int saved = errno;
+	bs_fdtrack_init();
+	/* A machine-wide wait blocks (a futex in the state file): an
+	 * asynchronous connect at a full machine-wide cap is refused instead. */
+	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
+		  ? acquire_machine(rt, rule, sa, len, bs_outcap_no_wait, NULL, deadline_at, slot, waited)
+		  : acquire(rt, rule, sa, len, always, NULL, deadline_at, ticket, slot, waited);
+	errno = saved;
+	return err;
+}
+
+int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
+		   const struct sockaddr *sa, socklen_t len, struct bs_cap_ticket *ticket,
+		   bs_ns queued_at, bs_ns now, uint32_t *slot)
+{
+	struct bs_cap_outcome out;
+	int saved = errno;
+	enum bs_cap_status st = bs_cap_ticket_poll(rt->caps, ticket, now, &out);
+	int err = st == BS_CAP_QUEUED ? EINPROGRESS : st == BS_CAP_WAITED ? 0 : ETIMEDOUT;
+	if (err != EINPROGRESS)
+		log_cap(rt, err == 0 ? "cap.acquired" : "cap.timeout", rule, sa, len, out.in_use,
+			now - queued_at);
+	*slot = out.slot;
+	errno = saved;
+	return err;
+}
+
+void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket)
+{
+	int saved = errno;
+	bs_cap_ticket_cancel(rt->caps, ticket);
+	errno = saved;
 }
 
 void bs_outcap_commit(int fd, uint32_t slot)

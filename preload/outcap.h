@@ -47,9 +47,26 @@
  * telling whether the caller queued; or EAGAIN / ETIMEDOUT, the errno
  * the program's connect must fail with (no slot is then held).
  * deadline_at is the absolute CLOCK_MONOTONIC deadline of the whole call. */
+/* A may_wait for bs_outcap_acquire that never lets the caller wait. */
+bool bs_outcap_no_wait(void *ctx);
+
 int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
 		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited);
+
+/* The same for a connect that must not block (nonblocking = async): at
+ * the cap with on_cap = wait, cap.wait is logged, `ticket` (which must
+ * stay put until settled) joins the queue, and EINPROGRESS is returned.
+ * Then bs_outcap_poll says 0 (a slot: *slot, cap.acquired logged),
+ * EINPROGRESS (still queued) or ETIMEDOUT (cap.timeout logged; queued_at
+ * is when the wait began); bs_outcap_cancel leaves the queue for good. */
+int bs_outcap_queue(struct bs_runtime *rt, const struct bs_rule *rule,
+		    const struct sockaddr *sa, socklen_t len, bs_ns deadline_at,
+		    struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited);
+int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
+		   const struct sockaddr *sa, socklen_t len, struct bs_cap_ticket *ticket,
+		   bs_ns queued_at, bs_ns now, uint32_t *slot);
+void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket);
 
 /* The connect went ahead on fd: the socket holds the slot until its last
  * descriptor is closed. */

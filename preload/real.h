@@ -10,6 +10,11 @@
 #include <netdb.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/uio.h>
 #include <time.h>
 
 /* Marks a function the library exports (everything else is hidden by

@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <string.h>
 
+#include "preload/real.h"
+
 static uint16_t port_of(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
@@ -74,7 +76,7 @@ static bool usable(struct bs_resolved *r, int fd, const struct bs_ipaddr *a,
 	if (r->dual_stack < 0) {
 		int only = 1;
 		socklen_t olen = sizeof only;
-		r->dual_stack = getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, &olen) == 0 &&
+		r->dual_stack = BS_REAL(getsockopt)(fd, IPPROTO_IPV6, IPV6_V6ONLY, &only, &olen) == 0 &&
 				only == 0;
 	}
 	in6->sin6_addr.s6_addr[10] = in6->sin6_addr.s6_addr[11] = 0xff;

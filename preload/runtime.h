@@ -111,6 +111,12 @@ static inline void bs_sleep_note_connect(int err)
 		bs_sleep_note_outcome(err);
 }
 
+/* Whether a relative sleep of `req` is to be changed under the [sleep]
+ * policy, and to what (*out), logging sleep.adjust when it is; errno
+ * preserved. For calls that are sleeps without saying so (a select or
+ * poll with no descriptors). Implemented in preload/sleep.c. */
+bool bs_sleep_adjusted(const struct timespec *req, struct timespec *out);
+
 /* Put io_timeout on a connected or accepted blocking socket
  * (SO_RCVTIMEO/SO_SNDTIMEO, TCP_USER_TIMEOUT for TCP), unless the program
  * already set a timeout of its own. Implemented in preload/iotimeout.c. */

@@ -96,6 +96,16 @@ static const struct timespec *plan(const struct timespec *req, struct timespec *
 	return actual != requested ? out : req;
 }
 
+/* Whether the relative sleep `req` is to be changed, and to what (*out):
+ * for the pure sleeps of the readiness calls (poll or select with no
+ * descriptors), whose interruption has no remainder to resume with.
+ * errno is preserved. */
+bool bs_sleep_adjusted(const struct timespec *req, struct timespec *out)
+{
+	bool tracked;
+	return plan(req, out, &tracked) != req;
+}
+
 /* An absolute CLOCK_MONOTONIC sleep (Python 3.11's time.sleep) is a
  * relative one in disguise: its length is the deadline less now. An
  * adjusted one is remembered, so that the same deadline asked again after

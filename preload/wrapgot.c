@@ -272,7 +272,7 @@ static int page_protection(uintptr_t addr)
 	size_t have = 0;
 	int prot = -1;
 	for (;;) {
-		ssize_t got = read(fd, buf + have, sizeof buf - 1 - have);
+		ssize_t got = BS_REAL(read)(fd, buf + have, sizeof buf - 1 - have);
 		if (got <= 0)
 			break;
 		have += (size_t)got;

@@ -69,7 +69,8 @@ BACKSTOP_API const backstop_rule *backstop_policy_match_dest(const backstop_poli
 							     const char *dest);
 
 /* Rule settings ("connect" or the NAME of [dest "NAME"]). Durations are in
- * milliseconds; 0 means "off" where the policy allows it. */
+ * milliseconds; 0 means "off" where the policy allows it. Attempts 0 (the
+ * built-in default) means no count limit: the deadline ends the retries. */
 BACKSTOP_API const char *backstop_rule_name(const backstop_rule *rule);
 BACKSTOP_API unsigned backstop_rule_attempts(const backstop_rule *rule);
 BACKSTOP_API uint64_t backstop_rule_deadline_ms(const backstop_rule *rule);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # At the cap: with a short cap_wait waiters give up with ETIMEDOUT and a
 # cap.timeout line; with on_cap = fail they get EAGAIN and cap.reject at
-# once; a nonblocking socket never waits: EAGAIN.
+# once; under nonblocking = pass a nonblocking socket never waits: EAGAIN
+# (under async, the default, it queues without blocking: test_async_caps).
 . "$BS_TOP/tests/integration/lib.sh"
 
 policy() { # ON_CAP -> writes policy-ON_CAP.ini
@@ -18,6 +19,7 @@ EOF2
 }
 policy wait
 policy fail
+{ cat policy-wait.ini; echo "nonblocking = pass"; } >policy-pass.ini
 
 # 8 threads keep what they get until all have tried: 2 hold the slots.
 out=$(BACKSTOP_POLICY=policy-wait.ini under_backstop "$BS_HELPERS/cap_clients" 0 8 hold)
@@ -42,7 +44,7 @@ assert_eq "$(count_lines '"event":"cap.reject"' log-fail.jsonl)" 6 "cap.reject l
 assert_no_grep '"event":"cap.wait"' log-fail.jsonl "on_cap = fail never waits"
 
 rm -f log-wait.jsonl
-out=$(BACKSTOP_POLICY=policy-wait.ini under_backstop "$BS_HELPERS/cap_clients" 0 8 nonblock)
+out=$(BACKSTOP_POLICY=policy-pass.ini under_backstop "$BS_HELPERS/cap_clients" 0 8 nonblock)
 assert_eq "$out" "ok=2 EAGAIN=6" "nonblocking sockets at the cap"
 assert_eq "$(count_lines '"event":"cap.reject"' log-wait.jsonl)" 6 "cap.reject lines (nonblocking)"
 assert_no_grep '"event":"cap.wait"' log-wait.jsonl "a nonblocking socket never waits"

@@ -9,6 +9,16 @@ cat out
 assert_grep '^destination +127\.0\.0\.1:5432' out "the destination is echoed"
 assert_grep '^rule +connect \(no \[dest\] rule matches' out "the built-in default has no dest rule"
 assert_grep '^attempt +delay before it' out "the schedule table is printed"
+# attempts = 0 (the default): no count limit, so explain counts how many
+# attempts the deadline allows when each fails at once (the engine's rule:
+# a pause must end before the deadline). With max_delay = 1s and a 10 s
+# deadline that is more than the 5 rows a table of 5 attempts would show.
+assert_grep '^settings +attempts = 0 \(no count limit\)' out "attempts = 0 is spelled out"
+count=$(sed -n 's/.*the call makes \([0-9]*\) \/ \([0-9]*\) \/ \([0-9]*\) attempts.*/\1 \2 \3/p' out)
+[ -n "$count" ] || fail "no attempt count for attempts = 0"
+set -- $count
+[ "$1" -le "$2" ] && [ "$2" -le "$3" ] && [ "$1" -gt 5 ] ||
+	fail "attempt count min/median/max out of order or too small: $count"
 "$BS_CLI" explain 127.0.0.1:5432 >again 2>&1
 cmp -s out again || fail "the schedule is not stable from run to run"
 python3 - out <<'PY' || fail "schedule table is not consistent"
@@ -102,7 +112,8 @@ assert_grep '^symbol +sqlite3_step$' wrap.out "the symbol is echoed"
 assert_grep '^wrap "sqlite3_step"\.retry_if = return in 5 6 +# .*sqlite-busy\.conf:[0-9]+$' wrap.out "retry_if and its line"
 assert_grep 'calls taken to return at once, the deadline is 3000 ms' wrap.out "the wrapper's deadline"
 assert_grep '^ +21 .* may be cut$' wrap.out "attempts past the deadline are marked"
-assert_grep 'attempts from 31 on not shown: no count limit' wrap.out "no count limit"
+assert_grep 'attempts = 0: no count limit; later attempts follow alike' wrap.out "no count limit"
+assert_grep 'the call makes [0-9]+ / [0-9]+ / [0-9]+ attempts' wrap.out "the attempts the deadline allows"
 "$BS_CLI" explain -p "$BS_TOP/examples/sqlite-busy.conf" sqlite3_open >/dev/null 2>err &&
 	fail "explain of an undeclared symbol succeeded"
 assert_grep "'sqlite3_open' is not a destination .* nor a symbol a \[wrap\] section" err "undeclared symbol"

@@ -30,7 +30,7 @@ assert_eq "$(count_lines '"event":"connect.giveup".*"errno":"ECONNREFUSED".*"rea
 # only then does SIGUSR1 (no SA_RESTART) end the call, at attempt 2.
 pipe="$BS_TMP/log2.pipe" log="$BS_TMP/log2.jsonl"
 mkfifo "$pipe"
-env BACKSTOP_CONNECT_BASE=2s BACKSTOP_CONNECT_FACTOR=1 BACKSTOP_CONNECT_JITTER=none \
+env BACKSTOP_CONNECT_BASE=2s BACKSTOP_CONNECT_MAX_DELAY=2s BACKSTOP_CONNECT_FACTOR=1 BACKSTOP_CONNECT_JITTER=none \
 	BACKSTOP_CONNECT_DEADLINE=5m BACKSTOP_LOG=fd:3 LD_PRELOAD="$BS_PRELOAD" \
 	"$BS_HELPERS/conn_client" -i "127.0.0.1:$PORT" 3>"$pipe" >"$BS_TMP/client2.out" &
 client=$!

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Nonblocking connects. With `nonblocking = pass` (the default) backstop
+# Nonblocking connects. With `nonblocking = pass` backstop
 # leaves them alone: EINPROGRESS comes back as from libc, and connect.pass
 # is logged once per destination per process. With `nonblocking = sync`
 # the call runs the retry loop and returns the final result, leaving
-# O_NONBLOCK set.
+# O_NONBLOCK set. (`async`, the default, has its own tests: test_async_*.)
 . "$BS_TOP/tests/integration/lib.sh"
 
 P1=$(free_port) P2=$(free_port)
 log="$BS_TMP/pass.jsonl"
-env BACKSTOP_LOG="$log" LD_PRELOAD="$BS_PRELOAD" python3 - "$P1" "$P2" <<'PY' >"$BS_TMP/pass.out"
+env BACKSTOP_LOG="$log" BACKSTOP_CONNECT_NONBLOCKING=pass LD_PRELOAD="$BS_PRELOAD" \
+	python3 - "$P1" "$P2" <<'PY' >"$BS_TMP/pass.out"
 import errno, socket, sys
 for port in (sys.argv[1], sys.argv[1], sys.argv[1], sys.argv[2]):
     s = socket.socket()

@@ -2,7 +2,8 @@
 # A port that refuses forever. Bounded by attempts: the call ends after
 # `attempts` with ECONNREFUSED, one connect.retry per failed attempt but the
 # last, one giveup with reason attempts. Bounded by the deadline: the
-# sleeps never add up past it, and the giveup says deadline.
+# sleeps never add up past it, and the giveup says deadline. A blocking
+# socket's own SO_SNDTIMEO is a shorter deadline.
 . "$BS_TOP/tests/integration/lib.sh"
 
 PORT=$(free_port) # nobody listens there: every attempt is refused
@@ -53,6 +54,18 @@ assert_grep '^result=ECONNREFUSED ' <(echo "$out") "deadline: errno (the last re
 assert_log_valid "$log"
 assert_eq "$(count_lines '"event":"connect.giveup".*"reason":"deadline"' "$log")" 1 "deadline: giveup"
 note "deadline: sleeps sum to $(delays "$log" 1000) ms"
+
+# The built-in default (no count limit, 10 s deadline) on a blocking socket
+# whose program set SO_SNDTIMEO to 300 ms: that timeout bounds the whole
+# call, retries included. The log shows the deadline the engine used.
+log="$BS_TMP/sndtimeo.jsonl"
+out=$(env BACKSTOP_SEED=3 BACKSTOP_LOG="$log" LD_PRELOAD="$BS_PRELOAD" \
+	"$BS_HELPERS/conn_client" -s 300 "127.0.0.1:$PORT" || true)
+assert_grep '^result=ECONNREFUSED .*sndtimeo_kept=yes' <(echo "$out") "SO_SNDTIMEO: errno, timeout kept"
+assert_log_valid "$log"
+assert_eq "$(count_lines '"event":"connect.giveup".*"reason":"deadline"' "$log")" 1 \
+	"SO_SNDTIMEO: the program's timeout ends the retries as a deadline"
+note "SO_SNDTIMEO: sleeps sum to $(delays "$log" 300) ms over $(count_lines '"event":"connect.retry"' "$log") retries"
 
 # BACKSTOP_SEED makes the jitter of a run reproducible: the same seed gives
 # the same delays, another seed other delays.

@@ -55,16 +55,16 @@ rule_run() { # LOG HOST PORT [PYTHON]: one create_connection, refused
 rule_run svc.jsonl svc.test "$PORT"
 assert_eq "$(count_lines '"event":"connect.retry","fd":[0-9]+,"dest":"127.0.0.2:4567","name":"svc.test","rule":"svc"' svc.jsonl)" \
 	2 "svc: retries under the name's rule"
-assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4567","name":"svc.test","rule":"svc","attempt":3,.*"reason":"attempts"' \
+assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4567","name":"svc.test","rule":"svc","mode":"[a-z]+","attempt":3,.*"reason":"attempts"' \
 	svc.jsonl "svc: the rule's attempts"
 rule_run glob.jsonl db.internal "$PORT"
-assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.3:4567","name":"db.internal","rule":"internal","attempt":2,' \
+assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.3:4567","name":"db.internal","rule":"internal","mode":"[a-z]+","attempt":2,' \
 	glob.jsonl "*.internal: the glob rule"
 rule_run other-port.jsonl svc.test 4568
-assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4568","name":"svc.test","rule":"connect","attempt":6,' \
+assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4568","name":"svc.test","rule":"connect","mode":"[a-z]+","attempt":6,' \
 	other-port.jsonl "svc.test on another port: [connect]"
 rule_run by-address.jsonl 127.0.0.2 "$PORT"
-assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4567","rule":"connect","attempt":6,' \
+assert_grep '"event":"connect.giveup","fd":[0-9]+,"dest":"127.0.0.2:4567","rule":"connect","mode":"[a-z]+","attempt":6,' \
 	by-address.jsonl "the address without a lookup: [connect], no name"
 assert_no_grep '"name":' by-address.jsonl "no lookup, no name"
 

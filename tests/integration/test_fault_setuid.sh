@@ -5,7 +5,8 @@
 # variable: here ones that would stop it at once (attempts = 1), send its
 # log to a file, and name a policy file that does not exist (exit 78 if
 # read). The built-in policy applies instead (there is no
-# /etc/backstop.conf here): 5 attempts, log on stderr.
+# /etc/backstop.conf here): no count limit, the 10 s deadline ends the
+# retries, log on stderr.
 # The same program and environment without setuid shows the variables do
 # act when they may.
 . "$BS_TOP/tests/integration/lib.sh"
@@ -33,9 +34,10 @@ assert_grep '^secure=1 ruid=65534 euid=0$' setuid.out "AT_SECURE in the setuid r
 assert_grep '^connect rc=-1 errno=ECONNREFUSED$' setuid.out "the setuid run's connect"
 [ ! -e "$BS_TMP/env-setuid.jsonl" ] || fail "BACKSTOP_LOG was honoured under secure execution"
 grep '^{' setuid.err >setuid.jsonl || true
-assert_eq "$(count_lines '"event":"connect.retry"' setuid.jsonl)" 4 "retries by the built-in policy (5 attempts)"
-assert_grep '"event":"connect.giveup".*"attempt":5.*"errno":"ECONNREFUSED".*"reason":"attempts"' \
-	setuid.jsonl "the built-in policy's give-up"
+[ "$(count_lines '"event":"connect.retry"' setuid.jsonl)" -ge 2 ] ||
+	fail "retries by the built-in policy: $(count_lines '"event":"connect.retry"' setuid.jsonl)"
+assert_grep '"event":"connect.giveup".*"errno":"ECONNREFUSED".*"reason":"deadline"' \
+	setuid.jsonl "the built-in policy's give-up (its deadline, not attempts = 1)"
 assert_no_grep '"event":"policy.loaded"' setuid.jsonl "a policy other than the built-in one"
 assert_log_valid setuid.jsonl
 

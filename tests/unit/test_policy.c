@@ -36,10 +36,10 @@ START_TEST(builtin_defaults)
 	ck_assert_int_eq(p->global.log_kind, BS_LOG_STDERR);
 	ck_assert_uint_eq(p->global.seed, 0);
 	ck_assert(!c->passthrough);
-	ck_assert_uint_eq(c->attempts, 5);
+	ck_assert_uint_eq(c->attempts, 0); /* no count limit: the deadline bounds the call */
 	ck_assert_uint_eq(c->backoff.base, 100 * BS_MS);
 	ck_assert_double_eq(c->backoff.factor, 2.0);
-	ck_assert_uint_eq(c->backoff.max_delay, 2 * BS_SEC);
+	ck_assert_uint_eq(c->backoff.max_delay, 1 * BS_SEC);
 	ck_assert_int_eq(c->backoff.jitter.kind, BS_JITTER_FULL);
 	ck_assert_uint_eq(c->attempt_timeout, 2 * BS_SEC);
 	ck_assert_uint_eq(c->deadline, 10 * BS_SEC);
@@ -47,7 +47,7 @@ START_TEST(builtin_defaults)
 	for (size_t i = 0; i < 6; i++)
 		ck_assert(bs_errset_has(&c->retry_on, retried[i]));
 	ck_assert(!bs_errset_has(&c->retry_on, ECONNRESET));
-	ck_assert_int_eq(c->nonblocking, BS_NB_PASS);
+	ck_assert_int_eq(c->nonblocking, BS_NB_ASYNC);
 	ck_assert_uint_eq(c->io_timeout, 0);
 	ck_assert_uint_eq(c->max_conns, 0);
 	ck_assert_int_eq(c->cap_scope, BS_SCOPE_DEST);
@@ -239,8 +239,7 @@ static const struct {
 	 "policy.conf:2: [global] state: bad state 'backstop.state' (use off or an absolute path, e.g. /dev/shm/backstop.state)"},
 	{"[connect]\nbreaker = 3\n[dest \"db\"]\nmatch = 10.0.0.1\nshare = machine\n",
 	 "policy.conf:5: [dest \"db\"] share = machine needs a state file: set [global] state = /dev/shm/backstop.state (or share = process)"},
-	{"[connect]\nattempts = 0\n", "policy.conf:2: [connect] attempts: 0 is out of range (allowed 1..1000)"},
-	{"[connect]\nattempts = 1001\n", "policy.conf:2: [connect] attempts: 1001 is out of range (allowed 1..1000)"},
+	{"[connect]\nattempts = 1001\n", "policy.conf:2: [connect] attempts: 1001 is out of range (allowed 0..1000)"},
 	{"[connect]\ndeadline = x\n", "policy.conf:2: [connect] deadline: bad duration 'x' (use e.g. 250ms, 2s, 1m)"},
 	{"[connect]\ndeadline = 0\n", "policy.conf:2: [connect] deadline: must be greater than 0"},
 	{"[connect]\nbase = 5\n",
@@ -248,7 +247,7 @@ static const struct {
 	{"[connect]\nfactor = 0.5\n", "policy.conf:2: [connect] factor: factor 0.5 is out of range (allowed 1..1000)"},
 	{"[connect]\njitter = some\n",
 	 "policy.conf:2: [connect] jitter: bad jitter 'some' (use none, full, equal, decorrelated or N%, e.g. 25%)"},
-	{"[connect]\nnonblocking = async\n", "policy.conf:2: [connect] nonblocking: bad value 'async' (use pass or sync)"},
+	{"[connect]\nnonblocking = later\n", "policy.conf:2: [connect] nonblocking: bad value 'later' (use async, sync or pass)"},
 	{"[connect]\ncap_scope = world\n",
 	 "policy.conf:2: [connect] cap_scope: bad value 'world' (use dest, host or rule)"},
 	{"[connect]\non_cap = queue\n", "policy.conf:2: [connect] on_cap: bad value 'queue' (use wait or fail)"},
@@ -260,7 +259,7 @@ static const struct {
 	{"[connect]\nmatch = 10.0.0.0/8\n",
 	 "policy.conf:2: 'match' is only allowed in [dest \"NAME\"] sections, not in [connect]"},
 	{"[connect]\nbase = 3s\n",
-	 "policy.conf:2: [connect] max_delay (2s) is less than base (3s); raise max_delay or lower base"},
+	 "policy.conf:2: [connect] max_delay (1s) is less than base (3s); raise max_delay or lower base"},
 	{"[connect]\nmax_delay = 10ms\n",
 	 "policy.conf:2: [connect] max_delay (10ms) is less than base (100ms); raise max_delay or lower base"},
 	{"[dest \"db\"]\nmatch = 1.2.3.4\nmax_delay = 10ms\n",
@@ -299,7 +298,7 @@ static const struct {
 	{"[accept]\nmax_per_clients = 3\n",
 	 "policy.conf:2: unknown key 'max_per_clients' in [accept] (did you mean 'max_per_client'?)"},
 	{"[sleep]\nwindw = 1s\n", "policy.conf:2: unknown key 'windw' in [sleep] (did you mean 'window'?)"},
-	{"[connect]\nattempts = 3\x01\n", "policy.conf:2: [connect] attempts: bad number '3\\x01' (allowed 1..1000)"},
+	{"[connect]\nattempts = 3\x01\n", "policy.conf:2: [connect] attempts: bad number '3\\x01' (allowed 0..1000)"},
 	{"[connect]\nattempts = 3\n\0\n", "policy.conf:3: NUL byte in line; a policy is a text file"},
 };
 
@@ -426,11 +425,21 @@ START_TEST(relative_backstop_policy_is_made_absolute)
 }
 END_TEST
 
+/* 0 is the built-in default: the deadline alone ends the retries. */
+START_TEST(attempts_zero_is_no_count_limit)
+{
+	struct bs_policy *p = load_ok("[connect]\nattempts = 4\n[dest \"db\"]\nmatch = 10.0.0.1:5432\nattempts = 0\n", NULL);
+	ck_assert_uint_eq(p->rules[0].attempts, 4);
+	ck_assert_uint_eq(p->rules[1].attempts, 0);
+	bs_policy_free(p);
+}
+END_TEST
+
 START_TEST(empty_file_is_the_builtin_policy)
 {
 	struct bs_policy *p = load_ok("", NULL);
 	ck_assert_uint_eq(p->n_rules, 1);
-	ck_assert_uint_eq(p->rules[0].attempts, 5);
+	ck_assert_uint_eq(p->rules[0].attempts, 0);
 	ck_assert_ptr_nonnull(strstr(p->source, "policy.conf"));
 	bs_policy_free(p);
 }
@@ -773,6 +782,7 @@ BS_SUITE(policy_suite)
 	tcase_add_test(tc, hostile_policy_paths_refused_without_blocking);
 	tcase_add_test(tc, relative_backstop_policy_is_made_absolute);
 	tcase_add_test(tc, empty_file_is_the_builtin_policy);
+	tcase_add_test(tc, attempts_zero_is_no_count_limit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("env");
 	tcase_add_test(tc, env_overrides_file);

@@ -163,7 +163,7 @@ static void assert_field(const char *line, const char *key, const char *want)
 static void assert_design_fields(const char *line)
 {
 	static const char *const common[] = { "ts", "pid", "tid", "prog", "event",
-					      "fd", "dest", "rule", "attempt" };
+					      "fd", "dest", "rule", "mode", "attempt" };
 	for (size_t i = 0; i < sizeof common / sizeof *common; i++)
 		assert_field(line, common[i], NULL);
 	const char *event = field(line, "event");
@@ -211,7 +211,8 @@ static void run_go(struct run *r, bool log)
 		sink_open(&r->sink);
 	struct bs_connect_call call = {
 		.rule = &r->rule, .rng = &r->rng, .log = log ? &r->sink.log : NULL,
-		.fd = 7, .dest = "127.0.0.1:5432", .start = r->start,
+		.fd = 7, .dest = "127.0.0.1:5432", .mode = BS_CONNECT_BLOCKING,
+		.start = r->start,
 		.waited = r->waited,
 	};
 	struct bs_retry_io io = { .ctx = &r->fake, .attempt = fake_attempt,

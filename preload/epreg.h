@@ -1,0 +1,47 @@
+/* Which epoll sets each descriptor is registered in, with the events and
+ * data the program gave (followed through the epoll_ctl wrapper), so that
+ * an epoll wait can tell which of its events belong to a pending
+ * asynchronous connect (data.ptr or u64 mapped back to the fd), and so
+ * that backstop can take such a descriptor out of its sets while a retry
+ * waits for its backoff ("parking") and put it back afterwards.
+ *
+ * At most BS_EPREG_MAX sets per descriptor are followed; a registration
+ * beyond that is not seen (its events reach the program unfiltered). */
+#ifndef BS_EPREG_H
+#define BS_EPREG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#define BS_EPREG_MAX 4
+
+/* Whether registrations are followed at all: off when no rule of the
+ * policy is async. */
+bool bs_epreg_enabled(void);
+
+/* The program's epoll_ctl, with the bookkeeping: a descriptor parked
+ * (between attempts) is registered with the parking mask instead of the
+ * program's events, which are kept for when it is put back. */
+int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
+		 int op, int fd, struct epoll_event *ev);
+
+/* The program closed fd: forget its registrations. */
+void bs_epreg_forget(int fd);
+
+/* Whether fd is registered in epfd, and with which data. */
+bool bs_epreg_find(int fd, int epfd, uint64_t *data);
+
+/* The sets fd is registered in (up to cap). */
+unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap);
+
+/* Take fd out of its sets (park) or put it back with the program's own
+ * events (which also re-arms an EPOLLONESHOT registration whose event
+ * backstop hid). */
+void bs_epreg_park(int fd, bool park);
+
+/* An event of fd's registration in epfd was hidden: if that registration
+ * is EPOLLONESHOT (now disarmed by the kernel), arm it again. */
+void bs_epreg_rearm(int fd, int epfd);
+
+#endif

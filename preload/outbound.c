@@ -7,7 +7,10 @@
  * before connect returns. On a nonblocking socket under `nonblocking =
  * sync`: connect, then ppoll for POLLOUT within the bound, then SO_ERROR.
  * An attempt that timed out or failed while in flight is dissolved with
- * connect(AF_UNSPEC), so the same descriptor can try again. The program's
+ * connect(AF_UNSPEC), so the same descriptor can try again. Under
+ * `nonblocking = async` (the default) the first attempt's result on a
+ * nonblocking socket, and a capped destination's slot, are handed to
+ * preload/async.c, which retries behind the program's own waits. The program's
  * file status flags are never touched.
  *
  * The first attempt is made here, before the retry loop, so that a

@@ -38,7 +38,7 @@ overhead_section() {
 	done
 
 	section "1b. Fast-path overhead, instructions (callgrind)" \
-		"Inclusive instructions per call, from runs of $BENCH_CG_CYCLES and $((2 * BENCH_CG_CYCLES)) cycles differenced. nanosleep is a 1 ns sleep after a successful connect (untouched); poll and epoll_wait are zero-timeout checks of the connected socket with no asynchronous connect pending. Target: <= 150 added per connect or accept, <= 40 per close, poll or epoll_wait."
+		"Inclusive instructions per call, from runs of $BENCH_CG_CYCLES and $((2 * BENCH_CG_CYCLES)) cycles differenced. nanosleep is a 1 ns sleep after a successful connect (untouched); poll and epoll_wait are zero-timeout checks of the listener (in an epoll set) with no asynchronous connect pending. Target: <= 150 added per connect or accept, <= 40 per close, poll or epoll_wait."
 	header variant connect accept close nanosleep poll epoll_wait "added: connect" accept close nanosleep poll epoll_wait
 	local base=($(cg_per_call plain "$BENCH_CG_CYCLES" 0))
 	row plain "${base[@]}" - - - - - -

@@ -58,16 +58,6 @@ static const struct sockaddr *addr_of(const struct entry *e)
 	return (const struct sockaddr *)&e->addr;
 }
 
-/* Leave the socket unconnected (TCP: RST, back to CLOSED) so that it can
- * connect again. A unix socket never stays half-connected. */
-static void dissolve(const struct entry *e, int fd)
-{
-	if (e->addr.ss_family == AF_UNIX)
-		return;
-	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	raw_connect(fd, &unspec, sizeof unspec);
-}
-
 static bool identify(int fd, uint64_t *dev, uint64_t *ino)
 {
 	struct stat st;
@@ -76,6 +66,21 @@ static bool identify(int fd, uint64_t *dev, uint64_t *ino)
 	*dev = st.st_dev;
 	*ino = st.st_ino;
 	return true;
+}
+
+/* Leave the socket unconnected (TCP: RST, back to CLOSED) so that it can
+ * connect again. A unix socket never stays half-connected. Only while the
+ * number still names the entry's socket: one closed behind backstop's back
+ * (a raw close) and reused, by a listening socket say, must not be touched,
+ * since connect(AF_UNSPEC) would stop it listening. */
+static void dissolve(const struct entry *e, int fd)
+{
+	uint64_t dev, ino;
+	if (e->addr.ss_family == AF_UNIX || !identify(fd, &dev, &ino) ||
+	    dev != e->dev || ino != e->ino)
+		return;
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	raw_connect(fd, &unspec, sizeof unspec);
 }
 
 /* What a zero-timeout poll says of fd now (0: nothing yet). */

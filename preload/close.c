@@ -48,12 +48,22 @@ static __attribute__((noinline)) int close_watched(int fd)
 	return r;
 }
 
-BS_EXPORT int close(int fd)
+static __attribute__((noinline)) int close_followed(int fd)
 {
 	bs_async_forget(fd);
 	bs_epreg_forget(fd);
 	if (bs_fdtrack_watched(fd))
 		return close_watched(fd);
+	return real_close(fd);
+}
+
+/* One branch for everything that follows descriptors (a pending connect,
+ * epoll registrations, a cap slot, a private descriptor), so that the
+ * common close makes no call before libc's. */
+BS_EXPORT int close(int fd)
+{
+	if (bs_async_any() || bs_epreg_registered(fd) || bs_fdtrack_watched(fd))
+		return close_followed(fd);
 	return real_close(fd);
 }
 

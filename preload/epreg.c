@@ -24,26 +24,14 @@
  * the wait that harvests it, and nothing follows until the next attempt. */
 #define PARK_EVENTS (EPOLLONESHOT | EPOLLET)
 
-struct reg {
-	int epfd;
-	uint32_t events;
-	epoll_data_t data;
-};
-
-struct fdregs {
-	_Atomic int lock;
-	_Atomic unsigned n;
-	bool parked;
-	struct reg r[BS_EPREG_MAX];
-};
-
-static struct fdregs *_Atomic table;
-static uint32_t n_fds;
+/* One record per descriptor number (epreg.h). */
+struct bs_epreg_fd *_Atomic bs_epreg_table;
+uint32_t bs_epreg_fds;
 static _Atomic uint32_t high_water; /* 1 + the highest number ever registered */
 
 static void in_child(void)
 {
-	struct fdregs *t = atomic_load(&table);
+	struct bs_epreg_fd *t = atomic_load(&bs_epreg_table);
 	/* Only numbers with registrations were ever locked. */
 	uint32_t hw = atomic_load(&high_water);
 	for (uint32_t fd = 0; t != NULL && fd < hw; fd++)
@@ -69,35 +57,35 @@ static void init_once(void)
 		return;
 	bs_fdtrack_init();
 	uint32_t n = atomic_load(&bs_fdtab)->n;
-	void *p = n ? mmap(NULL, (size_t)n * sizeof(struct fdregs), PROT_READ | PROT_WRITE,
+	void *p = n ? mmap(NULL, (size_t)n * sizeof(struct bs_epreg_fd), PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
 		    : MAP_FAILED;
 	if (p == MAP_FAILED)
 		return;
-	n_fds = n;
+	bs_epreg_fds = n;
 	pthread_atfork(NULL, NULL, in_child);
-	atomic_store_explicit(&table, p, memory_order_release);
+	atomic_store_explicit(&bs_epreg_table, p, memory_order_release);
 }
 
 bool bs_epreg_enabled(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	if (atomic_load_explicit(&table, memory_order_acquire) != NULL)
+	if (atomic_load_explicit(&bs_epreg_table, memory_order_acquire) != NULL)
 		return true;
 	if (bs_runtime() == NULL)
 		return false;
 	pthread_once(&once, init_once);
-	return atomic_load_explicit(&table, memory_order_acquire) != NULL;
+	return atomic_load_explicit(&bs_epreg_table, memory_order_acquire) != NULL;
 }
 
 /* fd's record, or NULL (no table, or beyond it). */
-static struct fdregs *regs_of(int fd)
+static struct bs_epreg_fd *regs_of(int fd)
 {
-	struct fdregs *t = atomic_load_explicit(&table, memory_order_acquire);
-	return t != NULL && fd >= 0 && (uint32_t)fd < n_fds ? &t[fd] : NULL;
+	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
+	return t != NULL && fd >= 0 && (uint32_t)fd < bs_epreg_fds ? &t[fd] : NULL;
 }
 
-static int slot_of(const struct fdregs *f, int epfd)
+static int slot_of(const struct bs_epreg_fd *f, int epfd)
 {
 	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed);
 	for (unsigned i = 0; i < n; i++)
@@ -106,14 +94,14 @@ static int slot_of(const struct fdregs *f, int epfd)
 	return -1;
 }
 
-static void slot_drop(struct fdregs *f, int i)
+static void slot_drop(struct bs_epreg_fd *f, int i)
 {
 	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed) - 1;
 	f->r[i] = f->r[n];
 	atomic_store_explicit(&f->n, n, memory_order_relaxed);
 }
 
-static void note(struct fdregs *f, int epfd, int op, const struct epoll_event *ev)
+static void note(struct bs_epreg_fd *f, int epfd, int op, const struct epoll_event *ev)
 {
 	int i = slot_of(f, epfd);
 	if (op == EPOLL_CTL_DEL) {
@@ -125,19 +113,21 @@ static void note(struct fdregs *f, int epfd, int op, const struct epoll_event *e
 	if (i < 0 && n == BS_EPREG_MAX)
 		return;
 	if (i < 0) {
-		uint32_t fd = (uint32_t)(f - atomic_load(&table)), hw = atomic_load(&high_water);
+		uint32_t fd = (uint32_t)(f - atomic_load(&bs_epreg_table)), hw = atomic_load(&high_water);
 		while (hw < fd + 1 && !atomic_compare_exchange_weak(&high_water, &hw, fd + 1))
 			;
 		i = (int)n;
 		atomic_store_explicit(&f->n, n + 1, memory_order_relaxed);
 	}
-	f->r[i] = (struct reg){ .epfd = epfd, .events = ev->events, .data = ev->data };
+	f->r[i].epfd = epfd;
+	f->r[i].events = ev->events;
+	f->r[i].data = ev->data;
 }
 
 int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 		 int op, int fd, struct epoll_event *ev)
 {
-	struct fdregs *f = bs_epreg_enabled() ? regs_of(fd) : NULL;
+	struct bs_epreg_fd *f = bs_epreg_enabled() ? regs_of(fd) : NULL;
 	if (f == NULL || (op != EPOLL_CTL_DEL && ev == NULL))
 		return real(epfd, op, fd, ev);
 	bs_spin_lock(&f->lock);
@@ -157,11 +147,9 @@ int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 	return r;
 }
 
-void bs_epreg_forget(int fd)
+void bs_epreg_forget_slow(struct bs_epreg_fd *f)
 {
-	struct fdregs *f = regs_of(fd);
-	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0 ||
-	    bs_shared_child()) /* vfork: the registrations are the parent's */
+	if (bs_shared_child()) /* vfork: the registrations are the parent's */
 		return;
 	bs_spin_lock(&f->lock);
 	atomic_store_explicit(&f->n, 0, memory_order_relaxed);
@@ -171,7 +159,7 @@ void bs_epreg_forget(int fd)
 
 bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 {
-	struct fdregs *f = regs_of(fd);
+	struct bs_epreg_fd *f = regs_of(fd);
 	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
 		return false;
 	bs_spin_lock(&f->lock);
@@ -184,7 +172,7 @@ bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 
 unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 {
-	struct fdregs *f = regs_of(fd);
+	struct bs_epreg_fd *f = regs_of(fd);
 	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
 		return 0;
 	bs_spin_lock(&f->lock);
@@ -197,7 +185,7 @@ unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 
 void bs_epreg_park(int fd, bool park)
 {
-	struct fdregs *f = regs_of(fd);
+	struct bs_epreg_fd *f = regs_of(fd);
 	if (f == NULL)
 		return;
 	bs_spin_lock(&f->lock);
@@ -221,7 +209,7 @@ void bs_epreg_park(int fd, bool park)
 
 void bs_epreg_rearm(int fd, int epfd)
 {
-	struct fdregs *f = regs_of(fd);
+	struct bs_epreg_fd *f = regs_of(fd);
 	if (f == NULL)
 		return;
 	bs_spin_lock(&f->lock);

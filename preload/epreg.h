@@ -10,7 +10,9 @@
 #ifndef BS_EPREG_H
 #define BS_EPREG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 
@@ -26,8 +28,33 @@ bool bs_epreg_enabled(void);
 int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 		 int op, int fd, struct epoll_event *ev);
 
-/* The program closed fd: forget its registrations. */
-void bs_epreg_forget(int fd);
+/* The program closed fd: forget its registrations. Inline: every close
+ * pays its first test. */
+struct bs_epreg_fd {
+	_Atomic int lock;
+	_Atomic unsigned n;
+	bool parked;
+	struct {
+		int epfd;
+		uint32_t events;
+		epoll_data_t data;
+	} r[BS_EPREG_MAX];
+};
+extern struct bs_epreg_fd *_Atomic bs_epreg_table;
+extern uint32_t bs_epreg_fds;
+void bs_epreg_forget_slow(struct bs_epreg_fd *f);
+/* Whether fd has registrations to forget (the test alone). */
+static inline bool bs_epreg_registered(int fd)
+{
+	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
+	return __builtin_expect(t != NULL, 0) && (uint32_t)fd < bs_epreg_fds &&
+	       atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0;
+}
+static inline void bs_epreg_forget(int fd)
+{
+	if (bs_epreg_registered(fd))
+		bs_epreg_forget_slow(&atomic_load(&bs_epreg_table)[fd]);
+}
 
 /* Whether fd is registered in epfd, and with which data. */
 bool bs_epreg_find(int fd, int epfd, uint64_t *data);

@@ -9,7 +9,10 @@
  * EINPROGRESS for TCP, EAGAIN for unix) and put back before connect
  * returns. Under `nonblocking = sync`: connect, ppoll for POLLOUT within
  * the bound, SO_ERROR. An attempt that timed out or failed in flight is
- * dissolved with connect(AF_UNSPEC), so the descriptor can try again. The
+ * dissolved with connect(AF_UNSPEC), so the descriptor can try again.
+ * Under `nonblocking = async` (the default) the first attempt's result on
+ * a nonblocking socket, and a capped destination's slot, are handed to
+ * preload/async.c, which retries behind the program's own waits. The
  * program's file status flags are never touched.
  *
  * The first attempt is made before any per-call state exists (see

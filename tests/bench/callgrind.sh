@@ -20,7 +20,7 @@ cg_run() { # OUTFILE CYCLES HOLD ENV...
 		>/dev/null 2>"$file.log" || { cat "$file.log" >&2; return 1; }
 }
 
-# "connect accept close nanosleep" instructions per call.
+# "connect accept close nanosleep poll epoll_wait" instructions per call.
 cg_per_call() { # NAME CYCLES HOLD ENV...
 	local name=$1 n=$2 held=$3
 	shift 3
@@ -29,7 +29,7 @@ cg_per_call() { # NAME CYCLES HOLD ENV...
 	cg_run "$d/$name.1" "$n" "$held" "$@"
 	cg_run "$d/$name.2" $((2 * n)) "$held" "$@"
 	local f per
-	for f in connect accept close nanosleep; do
+	for f in connect accept close nanosleep poll epoll_wait; do
 		per=$n
 		[ $f = close ] && per=$((2 * n))
 		awk -v a="$(cg_inclusive "$d/$name.1" bench_$f)" \

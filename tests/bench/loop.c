@@ -10,7 +10,8 @@
  *     limit, and spreads them over 127.0.0.2, 127.0.0.3, ... so that more
  *     than one ephemeral port range fits.
  * --sleep: one nanosleep of 1 ns per cycle (an "untouched" sleep: no
- *     connect failed before it).
+ *     connect failed before it), and one zero-timeout poll and epoll_wait
+ *     of the listener (nothing pending: async's idle cost).
  * --allocs: print malloc calls per cycle, read from the counting shim
  *     (bench_malloc_count.so, preloaded after the library under test).
  * --rss: after the warm-up, print VmRSS in kB and stop.
@@ -22,9 +23,11 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -59,6 +62,22 @@ NOINLINE int bench_nanosleep(void)
 	return nanosleep(&ts, NULL);
 }
 
+/* A readiness check with nothing pending (poll, epoll_wait: the cost the
+ * asynchronous connect's wrappers add when idle). */
+NOINLINE int bench_poll(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	return poll(&p, 1, 0);
+}
+
+NOINLINE int bench_epoll_wait(int ep)
+{
+	struct epoll_event ev;
+	return epoll_wait(ep, &ev, 1, 0);
+}
+
+static int waits_ep = -1; /* --sleep: an epoll set holding the listener */
+
 /* The same cycle, measured or not: setup connections use plain calls so
  * that callgrind attributes nothing of them to the bench_* functions. */
 static void cycle(int lfd, const struct sockaddr_in *to, int with_sleep)
@@ -71,6 +90,10 @@ static void cycle(int lfd, const struct sockaddr_in *to, int with_sleep)
 	int a = bench_accept(lfd);
 	if (a < 0)
 		die("accept");
+	if (with_sleep) {
+		bench_poll(lfd);
+		bench_epoll_wait(waits_ep);
+	}
 	bench_close(a);
 	bench_close(c);
 	if (with_sleep)
@@ -179,6 +202,12 @@ int main(int argc, char **argv)
 	struct sockaddr_in to;
 	int lfd = listener(&to);
 	hold(lfd, &to, held);
+	if (with_sleep) {
+		struct epoll_event ev = { .events = EPOLLIN };
+		waits_ep = epoll_create1(EPOLL_CLOEXEC);
+		if (waits_ep < 0 || epoll_ctl(waits_ep, EPOLL_CTL_ADD, lfd, &ev) != 0)
+			die("epoll");
+	}
 	for (long i = 0; i < warmup; i++)
 		cycle(lfd, &to, with_sleep);
 	if (rss) {

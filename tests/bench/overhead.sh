@@ -46,14 +46,15 @@ overhead_section() {
 	done
 
 	section "1b. Fast-path overhead, instructions (callgrind)" \
-		"Inclusive instructions per call, from runs of $BENCH_CG_CYCLES and $((2 * BENCH_CG_CYCLES)) cycles differenced. nanosleep is a 1 ns sleep after a successful connect (untouched). Target: <= 150 added per connect or accept, <= 40 per close."
-	header variant connect accept close nanosleep "added: connect" accept close nanosleep
+		"Inclusive instructions per call, from runs of $BENCH_CG_CYCLES and $((2 * BENCH_CG_CYCLES)) cycles differenced. nanosleep is a 1 ns sleep after a successful connect (untouched); poll and epoll_wait are zero-timeout checks of the listener (in an epoll set) with no asynchronous connect pending. Target: <= 150 added per connect or accept, <= 40 per close, poll or epoll_wait."
+	header variant connect accept close nanosleep poll epoll_wait "added: connect" accept close nanosleep poll epoll_wait
 	local base=($(cg_per_call plain "$BENCH_CG_CYCLES" 0))
-	row plain "${base[@]}" - - - -
+	row plain "${base[@]}" - - - - - -
 	local c
 	for v in "${variants[@]}"; do
 		c=($(cg_per_call "$v" "$BENCH_CG_CYCLES" 0 $(preload_env "${file[$v]}")))
-		row "$v" "${c[@]}" $((c[0] - base[0])) $((c[1] - base[1])) $((c[2] - base[2])) $((c[3] - base[3]))
+		row "$v" "${c[@]}" $((c[0] - base[0])) $((c[1] - base[1])) $((c[2] - base[2])) $((c[3] - base[3])) \
+			$((c[4] - base[4])) $((c[5] - base[5]))
 	done
 
 	section "1d. Fast-path overhead, system calls (strace)" \

@@ -29,6 +29,20 @@ for mode in poll ppoll select pselect epoll_wait epoll_pwait epoll_pwait2 onesho
 	note "$mode: $(count_lines connect.retry "$BS_TMP/$mode.jsonl") hidden retries, then connected"
 done
 
+# A program built with _FORTIFY_SOURCE (as distributions build them) calls
+# __poll_chk, __ppoll_chk and __read_chk, which reach libc directly.
+fortified=$BS_HELPERS/async_client_fortified
+for sym in __poll_chk __ppoll_chk __read_chk; do
+	nm -D "$fortified" | grep -q " U $sym" || fail "async_client_fortified does not call $sym"
+done
+for mode in poll ppoll; do
+	out=$(late_run "fortified_$mode" 1 "" "$fortified" "$mode" PORT READY)
+	assert_grep '^(error|connect)=ECONNREFUSED$' <(echo "$out") "fortified $mode without backstop"
+	out=$(late_run "fortified_$mode" 1 "$BS_PRELOAD" "$fortified" "$mode" PORT READY)
+	assert_eq "$out" "connected HTTP/1.0 200 OK" "fortified $mode under backstop"
+	check_log "fortified_$mode" "$RETRIES"
+done
+
 # A unix socket: the first attempts fail at once (ENOENT, then
 # ECONNREFUSED once the file exists), and nothing needs dissolving.
 for mode in poll epoll_wait; do

@@ -108,6 +108,22 @@ netns_create() { # NAME
 	echo "$ns"
 }
 
+# A namespace in which nftables drops TCP SYNs to PORT: a destination that
+# never answers (connects to 127.0.0.1:PORT from inside it hang in SYN_SENT).
+netns_blackhole() { # NAME PORT -> prints the namespace
+	local ns
+	ns=$(netns_create "$1")
+	ip netns exec "$ns" nft -f - <<NFT
+table inet bs_blackhole {
+	chain output {
+		type filter hook output priority 0; policy accept;
+		tcp dport $2 tcp flags syn drop
+	}
+}
+NFT
+	echo "$ns"
+}
+
 bs_cleanup() {
 	local pids
 	pids=$(jobs -p) || true

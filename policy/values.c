@@ -16,8 +16,7 @@
 #define FACTOR_MAX 1000.0
 #define TOKEN_MAX 256
 
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t cap,
-						       const char *fmt, ...)
+int bs_value_fail(char *why, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -104,14 +103,14 @@ int bs_parse_duration(const char *s, bs_ns *out, char *why, size_t cap)
 			unsigned __int128 v = (unsigned __int128)ip * units[i].ns +
 					      (unsigned __int128)frac * units[i].ns / den;
 			if (v > DURATION_MAX)
-				return fail(why, cap, "duration '%s' is too long (at most 1000h)", q);
+				return bs_value_fail(why, cap, "duration '%s' is too long (at most 1000h)", q);
 			*out = (bs_ns)v;
 			return 0;
 		}
 		if (*p == '\0')
-			return fail(why, cap, "duration '%s' needs a unit (use e.g. 250ms, 2s, 1m; units ns us ms s m h)", q);
+			return bs_value_fail(why, cap, "duration '%s' needs a unit (use e.g. 250ms, 2s, 1m; units ns us ms s m h)", q);
 	}
-	return fail(why, cap, "bad duration '%s' (use e.g. 250ms, 2s, 1m)", q);
+	return bs_value_fail(why, cap, "bad duration '%s' (use e.g. 250ms, 2s, 1m)", q);
 }
 
 int bs_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
@@ -123,10 +122,10 @@ int bs_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out,
 	uint64_t v, frac;
 	unsigned nd;
 	if (parse_decimal(&p, &v, &frac, &nd) != 0 || nd || *p)
-		return fail(why, cap, "bad number '%s' (allowed %llu..%llu)", q,
+		return bs_value_fail(why, cap, "bad number '%s' (allowed %llu..%llu)", q,
 			    (unsigned long long)min, (unsigned long long)max);
 	if (v < min || v > max)
-		return fail(why, cap, "%s is out of range (allowed %llu..%llu)", q,
+		return bs_value_fail(why, cap, "%s is out of range (allowed %llu..%llu)", q,
 			    (unsigned long long)min, (unsigned long long)max);
 	*out = v;
 	return 0;
@@ -141,10 +140,10 @@ int bs_parse_factor(const char *s, double *out, char *why, size_t cap)
 	unsigned nd;
 	/* Checked by hand first: strtod would take "inf", "nan" and hex. */
 	if (parse_decimal(&p, &ip, &frac, &nd) != 0 || *p)
-		return fail(why, cap, "bad factor '%s' (a decimal number like 2 or 1.5)", q);
+		return bs_value_fail(why, cap, "bad factor '%s' (a decimal number like 2 or 1.5)", q);
 	double v = strtod(s, NULL);
 	if (v < 1.0 || v > FACTOR_MAX)
-		return fail(why, cap, "factor %s is out of range (allowed 1..1000)", q);
+		return bs_value_fail(why, cap, "factor %s is out of range (allowed 1..1000)", q);
 	*out = v;
 	return 0;
 }
@@ -161,7 +160,7 @@ int bs_parse_bool(const char *s, bool *out, char *why, size_t cap)
 	}
 	char q[80];
 	bs_quote(q, sizeof q, s);
-	return fail(why, cap, "bad boolean '%s' (use on/off, yes/no or true/false)", q);
+	return bs_value_fail(why, cap, "bad boolean '%s' (use on/off, yes/no or true/false)", q);
 }
 
 int bs_parse_percent(const char *s, uint32_t *out, char *why, size_t cap)
@@ -172,9 +171,9 @@ int bs_parse_percent(const char *s, uint32_t *out, char *why, size_t cap)
 	uint64_t v, frac;
 	unsigned nd;
 	if (parse_decimal(&p, &v, &frac, &nd) != 0 || nd || strcmp(p, "%") != 0)
-		return fail(why, cap, "bad percentage '%s' (use e.g. 25%%)", q);
+		return bs_value_fail(why, cap, "bad percentage '%s' (use e.g. 25%%)", q);
 	if (v > 100)
-		return fail(why, cap, "percentage %s is out of range (allowed 0%%..100%%)", q);
+		return bs_value_fail(why, cap, "percentage %s is out of range (allowed 0%%..100%%)", q);
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -204,7 +203,7 @@ int bs_parse_jitter(const char *s, bool percent_only, struct bs_jitter *out,
 	}
 	char q[80];
 	bs_quote(q, sizeof q, s);
-	return fail(why, cap, "bad jitter '%s' (use %s)", q,
+	return bs_value_fail(why, cap, "bad jitter '%s' (use %s)", q,
 		    percent_only ? "none or N%, e.g. 50%"
 				 : "none, full, equal, decorrelated or N%, e.g. 25%");
 }
@@ -246,14 +245,14 @@ int bs_parse_errnames(const char *s, struct bs_errset *set, char *why,
 			const char *near = bs_closest(tok, names, n);
 			bs_quote(q, sizeof q, tok);
 			if (near)
-				return fail(why, cap, "unknown errno name '%s' (did you mean %s?)", q, near);
-			return fail(why, cap, "unknown errno name '%s' (use names like ECONNREFUSED ETIMEDOUT)", q);
+				return bs_value_fail(why, cap, "unknown errno name '%s' (did you mean %s?)", q, near);
+			return bs_value_fail(why, cap, "unknown errno name '%s' (use names like ECONNREFUSED ETIMEDOUT)", q);
 		}
 		bs_errset_add(set, err);
 		count++;
 	}
 	if (count == 0)
-		return fail(why, cap, "empty errno list (use names like ECONNREFUSED ETIMEDOUT)");
+		return bs_value_fail(why, cap, "empty errno list (use names like ECONNREFUSED ETIMEDOUT)");
 	return 0;
 }
 
@@ -267,13 +266,13 @@ static int parse_unix_pattern(const char *tok, const char *path,
 	char q[80];
 	bs_quote(q, sizeof q, tok);
 	if (path[0] != '/' && path[0] != '@')
-		return fail(why, cap, "bad unix pattern '%s' (use unix:/absolute/path, unix:/dir/*.sock or unix:@abstract)", q);
+		return bs_value_fail(why, cap, "bad unix pattern '%s' (use unix:/absolute/path, unix:/dir/*.sock or unix:@abstract)", q);
 	if (strlen(path) > sizeof(((struct sockaddr_un *)0)->sun_path))
-		return fail(why, cap, "unix pattern '%s' is longer than a socket path can be", q);
+		return bs_value_fail(why, cap, "unix pattern '%s' is longer than a socket path can be", q);
 	p->family = AF_UNIX;
 	p->glob = strdup(path);
 	if (!p->glob)
-		return fail(why, cap, "out of memory");
+		return bs_value_fail(why, cap, "out of memory");
 	return 0;
 }
 
@@ -314,7 +313,7 @@ int bs_parse_pattern(const char *tok, struct bs_pattern *p, char *why,
 	if (tok[0] == '[') {
 		const char *close = strchr(tok, ']');
 		if (!close || (size_t)(close - tok - 1) >= sizeof host)
-			return fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
+			return bs_value_fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
 		memcpy(host, tok + 1, (size_t)(close - tok - 1));
 		host[close - tok - 1] = '\0';
 		rest = close + 1;
@@ -324,18 +323,18 @@ int bs_parse_pattern(const char *tok, struct bs_pattern *p, char *why,
 		v6 = first_colon && strchr(first_colon + 1, ':');
 		size_t n = strcspn(tok, v6 ? "/" : "/:");
 		if (n >= sizeof host)
-			return fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
+			return bs_value_fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
 		memcpy(host, tok, n);
 		host[n] = '\0';
 		rest = tok + n;
 		if (v6 && strchr(rest, ':'))
-			return fail(why, cap, "an IPv6 pattern with a port needs brackets, as in [fd00::]/8:80 or [::1]:6379 (got '%s')", q);
+			return bs_value_fail(why, cap, "an IPv6 pattern with a port needs brackets, as in [fd00::]/8:80 or [::1]:6379 (got '%s')", q);
 	}
 	p->family = v6 ? AF_INET6 : AF_INET;
 	if (inet_pton(p->family, host, p->addr) != 1 ||
 	    parse_suffix(rest, v6 ? 128 : 32, p) != 0) {
 		memset(p, 0, sizeof *p);
-		return fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
+		return bs_value_fail(why, cap, "bad address pattern '%s' (%s)", q, PATTERN_HELP);
 	}
 	/* Host bits past the prefix are almost always a typo for a network. */
 	for (unsigned bit = p->prefix; bit < (v6 ? 128u : 32u); bit++) {
@@ -345,7 +344,7 @@ int bs_parse_pattern(const char *tok, struct bs_pattern *p, char *why,
 				net.addr[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
 			char fixed[96];
 			bs_format_pattern(fixed, sizeof fixed, &net);
-			return fail(why, cap, "'%s' has host bits set past /%u (did you mean %s?)", q, p->prefix, fixed);
+			return bs_value_fail(why, cap, "'%s' has host bits set past /%u (did you mean %s?)", q, p->prefix, fixed);
 		}
 	}
 	return 0;
@@ -359,7 +358,7 @@ int bs_parse_patterns(const char *s, struct bs_pattern **list, size_t *n,
 	size_t added = 0;
 	while ((s = next_token(s, tok, sizeof tok, &too_long))) {
 		if (too_long)
-			return fail(why, cap, "pattern longer than %d characters", TOKEN_MAX - 1);
+			return bs_value_fail(why, cap, "pattern longer than %d characters", TOKEN_MAX - 1);
 		struct bs_pattern p;
 		if (bs_parse_pattern(tok, &p, why, cap) != 0)
 			return -1;
@@ -369,7 +368,7 @@ int bs_parse_patterns(const char *s, struct bs_pattern **list, size_t *n,
 			struct bs_pattern *grown = realloc(*list, want * sizeof **list);
 			if (!grown) {
 				free(p.glob);
-				return fail(why, cap, "out of memory");
+				return bs_value_fail(why, cap, "out of memory");
 			}
 			*list = grown;
 		}
@@ -377,7 +376,7 @@ int bs_parse_patterns(const char *s, struct bs_pattern **list, size_t *n,
 		added++;
 	}
 	if (added == 0)
-		return fail(why, cap, "empty pattern list (%s)", PATTERN_HELP);
+		return bs_value_fail(why, cap, "empty pattern list (%s)", PATTERN_HELP);
 	return 0;
 }
 
@@ -408,15 +407,15 @@ int bs_parse_log(const char *s, struct bs_global *g, char *why, size_t cap)
 	} else if (strncmp(s, "fd:", 3) == 0) {
 		uint64_t v;
 		if (bs_parse_uint(s + 3, 0, 65535, &v, why, cap) != 0)
-			return fail(why, cap, "bad log descriptor '%s' (use fd:N, N a descriptor number)", q);
+			return bs_value_fail(why, cap, "bad log descriptor '%s' (use fd:N, N a descriptor number)", q);
 		kind = BS_LOG_FD;
 		fd = (int)v;
 	} else if (s[0] == '/' && strlen(s) < 4096) {
 		kind = BS_LOG_FILE;
 		if (!(path = strdup(s)))
-			return fail(why, cap, "out of memory");
+			return bs_value_fail(why, cap, "out of memory");
 	} else {
-		return fail(why, cap, "bad log '%s' (use stderr, fd:N, syslog, off or an absolute file path)", q);
+		return bs_value_fail(why, cap, "bad log '%s' (use stderr, fd:N, syslog, off or an absolute file path)", q);
 	}
 	free(g->log_path);
 	g->log_kind = kind;
@@ -470,47 +469,4 @@ void bs_format_pattern(char *buf, size_t cap, const struct bs_pattern *p)
 		snprintf(buf, cap, "[%s]%s%s", addr, prefix, port);
 	else
 		snprintf(buf, cap, "%s%s%s", addr, prefix, port);
-}
-
-/* Levenshtein distance, case-insensitive, for words under 64 bytes. */
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[64];
-	if (la >= 64 || lb >= 64)
-		return SIZE_MAX;
-	for (size_t j = 0; j <= lb; j++)
-		row[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		size_t diag = row[0];
-		row[0] = i;
-		for (size_t j = 1; j <= lb; j++) {
-			size_t up = row[j];
-			size_t cost = tolower((unsigned char)a[i - 1]) !=
-				      tolower((unsigned char)b[j - 1]);
-			size_t best = diag + cost;
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
-		}
-	}
-	return row[lb];
-}
-
-const char *bs_closest(const char *word, const char *const *cands, size_t n)
-{
-	const char *best = NULL;
-	size_t best_d = SIZE_MAX, len = strlen(word);
-	/* At most 2 edits, and fewer than half the word: "x" is no typo of "log". */
-	size_t limit = len / 2 < 2 ? len / 2 : 2;
-	for (size_t i = 0; i < n; i++) {
-		size_t d = edit_distance(word, cands[i]);
-		if (d < best_d) {
-			best_d = d;
-			best = cands[i];
-		}
-	}
-	return best_d <= limit ? best : NULL;
 }

@@ -62,6 +62,10 @@ void bs_format_pattern(char *buf, size_t cap, const struct bs_pattern *p);
 /* User text made safe to quote in a message: at most ~60 characters,
  * control and non-ASCII bytes as \xNN. */
 void bs_quote(char *dst, size_t cap, const char *s);
+/* The value parsers' error return: the message, formatted into why (cap
+ * bytes), and -1. */
+__attribute__((format(printf, 3, 4))) int bs_value_fail(char *why, size_t cap,
+							 const char *fmt, ...);
 /* The candidate closest to word by edit distance, or NULL when none is
  * close enough to be a plausible typo. */
 const char *bs_closest(const char *word, const char *const *cands, size_t n);

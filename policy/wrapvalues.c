@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,16 +29,6 @@ static const char *const op_names[] = {
 	[BS_OP_GT] = ">", [BS_OP_GE] = ">=", [BS_OP_IN] = "in",
 };
 #define N_OPS (sizeof op_names / sizeof op_names[0])
-
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t cap,
-						       const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, cap, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 bool bs_valid_symbol(const char *s, size_t len)
 {
@@ -111,7 +100,7 @@ static int parse_ctype(const char *value, enum bs_ctype *out, char *why, size_t 
 	int t = next_ctype(&s, word, sizeof word);
 	if (t < 0 || s[strspn(s, " \t")] != '\0') {
 		bs_quote(q, sizeof q, value);
-		return fail(why, cap, "unknown type '%s' (use one of %s)", q, TYPES_HELP);
+		return bs_value_fail(why, cap, "unknown type '%s' (use one of %s)", q, TYPES_HELP);
 	}
 	*out = (enum bs_ctype)t;
 	return 0;
@@ -128,16 +117,16 @@ static int parse_ctypes(const char *value, enum bs_ctype *args, uint8_t *n,
 		int t = next_ctype(&s, word, sizeof word);
 		if (t < 0) {
 			bs_quote(q, sizeof q, word);
-			return fail(why, cap, "unknown type '%s' in args (use %s, separated by commas)",
+			return bs_value_fail(why, cap, "unknown type '%s' in args (use %s, separated by commas)",
 				    q, TYPES_HELP);
 		}
 		if (t == BS_CT_VOID) {
 			if (count > 0 || s[strspn(s, " \t,")] != '\0')
-				return fail(why, cap, "void in args stands alone (args = void: no parameters)");
+				return bs_value_fail(why, cap, "void in args stands alone (args = void: no parameters)");
 			break;
 		}
 		if (count == BS_WRAP_ARGS_MAX)
-			return fail(why, cap, "more than %d args", BS_WRAP_ARGS_MAX);
+			return bs_value_fail(why, cap, "more than %d args", BS_WRAP_ARGS_MAX);
 		list[count++] = (enum bs_ctype)t;
 	}
 	memcpy(args, list, count * sizeof *list);
@@ -197,7 +186,7 @@ static int bad_retry_if(char *why, size_t cap, const char *what, const char *tok
 {
 	char q[80];
 	bs_quote(q, sizeof q, tok);
-	return fail(why, cap, "%s '%s' (use %s)", what, q, RETRY_IF_HELP);
+	return bs_value_fail(why, cap, "%s '%s' (use %s)", what, q, RETRY_IF_HELP);
 }
 
 static int parse_retry_if(const char *value, struct bs_retry_if *out, char *why,
@@ -293,7 +282,7 @@ int bs_wrap_parse_value(const struct bs_key *k, char *base, const char *value,
 		if (value[0] == '\0' || strcspn(value, " \t") != strlen(value) ||
 		    strlen(value) >= k->size) {
 			bs_quote(q, sizeof q, value);
-			return fail(why, cap, "bad name '%s' (one word of 1 to %zu characters, "
+			return bs_value_fail(why, cap, "bad name '%s' (one word of 1 to %zu characters, "
 					      "e.g. libsqlite3.so.0)", q, k->size - 1);
 		}
 		memcpy(field, value, strlen(value) + 1);

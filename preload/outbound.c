@@ -1,4 +1,5 @@
-/* The managed outbound connect (see outbound.h and docs/connect.md).
+/* The managed outbound connect (see outbound.h and docs/connect.md); one
+ * attempt of it is preload/outattempt.c, the pause between two pause.c.
  *
  * A blocking TCP attempt is bounded by the watchdog (watchdog.h): its end
  * goes into this thread's slot, in memory; only an attempt still in flight
@@ -29,326 +30,13 @@
 #include "preload/outbound.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <string.h>
-#include <sys/time.h>
-#include <sys/timerfd.h>
-#include <unistd.h>
 
-#include "policy/dest.h"
 #include "engine/connect_retry.h"
 #include "preload/async.h"
-#include "preload/eintr.h"
+#include "preload/outcall.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
-#include "preload/real.h"
-#include "preload/watchdog.h"
-#include "preload/resolved.h"
-
-struct outbound {
-	struct bs_runtime *rt;
-	const struct bs_rule *rule;
-	int fd;
-	const struct sockaddr *sa;    /* this attempt's: failover may change it */
-	socklen_t len;
-	struct bs_resolved *resolved; /* the name sa came from, its other addresses */
-	signed char nonblocking;      /* the program's O_NONBLOCK; -1: not asked yet */
-	signed char stream;           /* SOCK_STREAM?; -1: not asked yet */
-	bool passed;                  /* nonblocking = pass: left to the program */
-	bool async;                   /* nonblocking = async: handed to preload/async.c */
-	bool timeout_replaced;        /* SO_SNDTIMEO holds an attempt's bound */
-	bool timeout_known;           /* program_timeout has been read */
-	uint32_t slot;                /* the cap slot until settled; BS_CAP_NONE */
-	struct timeval program_timeout; /* the program's SO_SNDTIMEO */
-	int premade;                  /* the first attempt's result, when made before
-				       * this state existed (bs_outbound_connect); -1: not */
-	bs_ns deadline;               /* bound on the whole call (see call_deadline) */
-	bool replay;                  /* the loop's next attempt is the first one */
-	int first_err;
-	bs_ns clock;                  /* the latest clock reading (see now_io) */
-	char dest[BS_DEST_MAX];       /* "" until needed */
-};
-
-static bool is_stream(struct outbound *o)
-{
-	if (o->stream < 0) {
-		int type = 0;
-		socklen_t len = sizeof type;
-		o->stream = BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-			    type == SOCK_STREAM;
-	}
-	return o->stream;
-}
-
-static bool nonblocking(struct outbound *o)
-{
-	if (o->nonblocking < 0) {
-		int flags = BS_REAL(fcntl)(o->fd, F_GETFL);
-		o->nonblocking = flags >= 0 && (flags & O_NONBLOCK) != 0;
-	}
-	return o->nonblocking;
-}
-
-/* The program's SO_SNDTIMEO, read once where it is replaced; false: not
- * a socket. */
-static bool program_timeout(struct outbound *o)
-{
-	if (!o->timeout_known) {
-		socklen_t tl = sizeof o->program_timeout;
-		if (BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_SNDTIMEO, &o->program_timeout, &tl) != 0)
-			return false;
-		o->timeout_known = true;
-	}
-	return true;
-}
-
-static const char *dest_of(struct outbound *o)
-{
-	if (o->dest[0] == '\0')
-		bs_dest_format(o->dest, sizeof o->dest, o->sa, o->len);
-	return o->dest;
-}
-
-static bs_ns min_ns(bs_ns a, bs_ns b)
-{
-	return a < b ? a : b;
-}
-
-static bs_ns timeval_ns(struct timeval tv)
-{
-	return (bs_ns)tv.tv_sec * BS_SEC + (bs_ns)tv.tv_usec * 1000;
-}
-
-/* Rounded up: a bound is never shortened to 0, which means "forever". */
-static struct timeval ns_timeval(bs_ns ns)
-{
-	bs_ns us = ns / 1000 + (ns % 1000 != 0);
-	return (struct timeval){ .tv_sec = (time_t)(us / 1000000),
-				 .tv_usec = (suseconds_t)(us % 1000000) };
-}
-
-/* ---- one attempt --------------------------------------------------------- */
-
-/* Dissolve a TCP attempt still in flight: sends RST, back to CLOSED. */
-static void dissolve(int fd)
-{
-	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
-	BS_REAL(connect)(fd, &unspec, sizeof unspec);
-}
-
-/* Dissolve an attempt still in flight. A unix socket never stays
- * half-connected. */
-static void abort_attempt(const struct outbound *o)
-{
-	if (o->sa->sa_family != AF_UNIX)
-		dissolve(o->fd);
-}
-
-/* connect with SO_SNDTIMEO set to the bound: 0 or the raw errno. A
- * socket timeout makes connect return EINTR even after an SA_RESTART
- * handler, or after a stop and continue with no handler at all; a plain
- * blocking connect would have been restarted, so it is resumed (calling
- * connect again waits for the one in flight, and says EALREADY if the
- * bound runs out) unless the program set its own timeout (then EINTR is
- * what it would get without backstop too). Inlined into both callers: on
- * a first-try success its call and frame were a tenth of what the
- * managed connect adds. */
-static inline __attribute__((always_inline)) int
-bounded_attempt(struct outbound *o, bs_ns bound, bool sigcont_held)
-{
-	/* A send timeout the program set bounds each attempt too. */
-	bs_ns own = timeval_ns(o->program_timeout);
-	bs_ns now = o->clock; /* what the bound was computed from: no clock read */
-	bs_ns end = now + (own != 0 ? min_ns(own, bound) : bound);
-	bool resumed = false;
-	for (;;) {
-		if (resumed && (now = bs_now()) >= end)
-			return EINPROGRESS;
-		struct timeval tv = ns_timeval(end > now ? end - now : 1);
-		if (setsockopt(o->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) != 0)
-			return errno;
-		o->timeout_replaced = true;
-		int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-		if (resumed && err == EALREADY)
-			return EINPROGRESS;
-		if (err != EINTR || own != 0 ||
-		    !((sigcont_held && bs_sigcont_only_continued()) || bs_handlers_restart()))
-			return err;
-		resumed = true;
-	}
-}
-
-/* A bounded attempt with a stop and continue held off the thread's
- * EINTR (preload/eintr.h) when the program has no send timeout of its
- * own. Not a socket: connect itself says so. */
-static int connect_bounded(struct outbound *o, bs_ns bound)
-{
-	if (!program_timeout(o))
-		return BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-	sigset_t before;
-	bool held = timeval_ns(o->program_timeout) == 0 && bs_sigcont_hold(&before);
-	int err = bounded_attempt(o, bound, held);
-	if (held)
-		pthread_sigmask(SIG_SETMASK, &before, NULL);
-	return err;
-}
-
-/* A watched attempt the watchdog aborted: put the program's send timeout
- * back and dissolve what is left; the connect's own result (ECONNRESET,
- * or a success that came too late) no longer counts. The socket carried
- * the watchdog's short timeout meanwhile, so EINTR is decided as for a
- * socket timeout (connect_bounded). */
-static __attribute__((noinline, cold)) int aborted(int fd, int err, const struct timeval *own)
-{
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, own, sizeof *own);
-	dissolve(fd);
-	bool interrupted = err == EINTR && (timeval_ns(*own) != 0 || !bs_handlers_restart());
-	return interrupted ? EINTR : ETIMEDOUT;
-}
-
-/* A watched connect on fd returned err (0 or the errno): its outcome. */
-static inline __attribute__((always_inline)) int
-watched_outcome(int fd, int err, struct bs_watch *w)
-{
-	struct timeval own;
-	if (__builtin_expect(!bs_watch_end(w, &own), 1))
-		return err;
-	return aborted(fd, err, &own);
-}
-
-/* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
- * EINPROGRESS (EAGAIN, unix) when the socket timeout ended it, ETIMEDOUT
- * (dissolved) when the watchdog did. Watched, the program's SO_SNDTIMEO
- * still bounds it too, and the kernel restarts it after an SA_RESTART
- * handler as it would a plain connect. */
-static int connect_attempt(struct outbound *o, bs_ns bound)
-{
-	struct bs_watch *w;
-	if (o->sa->sa_family == AF_UNIX ||
-	    (w = bs_watch_begin(o->fd, o->clock, o->clock + bound)) == NULL)
-		return connect_bounded(o, bound);
-	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-	return watched_outcome(o->fd, err, w);
-}
-
-/* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */
-static int blocking_outcome(const struct outbound *o, int err)
-{
-	if (err == EINPROGRESS || (err == EAGAIN && o->sa->sa_family == AF_UNIX)) {
-		abort_attempt(o);
-		return ETIMEDOUT;
-	}
-	return err;
-}
-
-/* Wait, within the bound, for a nonblocking connect in progress. */
-static int finish_nonblocking(const struct outbound *o, bs_ns bound)
-{
-	struct pollfd p = { .fd = o->fd, .events = POLLOUT };
-	struct timespec ts = bs_timespec(bound);
-	int ready = BS_REAL(ppoll)(&p, 1, &ts, NULL);
-	int err = ready < 0 ? errno : ready == 0 ? ETIMEDOUT : 0;
-	if (ready > 0) {
-		socklen_t len = sizeof err;
-		if (BS_REAL(getsockopt)(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-			err = errno;
-	}
-	/* Also after EINTR: the program asked for a finished connect, so it
-	 * must be able to call connect again on this socket. */
-	if (err != 0)
-		abort_attempt(o);
-	return err;
-}
-
-static int attempt_nonblocking(const struct outbound *o, bs_ns bound)
-{
-	if (BS_REAL(connect)(o->fd, o->sa, o->len) == 0)
-		return 0;
-	return errno == EINPROGRESS ? finish_nonblocking(o, bound) : errno;
-}
-
-/* The first attempt, made before the program's O_NONBLOCK is known (see
- * the top of this file). */
-static int attempt_first(struct outbound *o, bs_ns bound, bs_ns start)
-{
-	int err = o->premade >= 0 ? o->premade : connect_attempt(o, bound);
-	if (err == 0)
-		return 0;
-	if (!nonblocking(o))
-		return blocking_outcome(o, err);
-	if (o->rule->nonblocking == BS_NB_PASS) {
-		o->passed = true;
-		return err;
-	}
-	if (o->rule->nonblocking == BS_NB_ASYNC) {
-		o->async = true;
-		return err == EINPROGRESS || is_stream(o)
-			       ? bs_async_begin(o->rt, o->rule, o->fd, o->sa, o->len, start, err)
-			       : err;
-	}
-	return err == EINPROGRESS ? finish_nonblocking(o, bound) : err;
-}
-
-/* failover = next: a retry goes to the name's next address (resolved.h). */
-static void next_address(struct outbound *o)
-{
-	if (o->rule->failover == BS_FAILOVER_NEXT &&
-	    bs_resolved_next(o->resolved, o->fd, &o->sa, &o->len))
-		bs_dest_format(o->dest, sizeof o->dest, o->sa, o->len);
-}
-
-static int attempt_io(void *ctx, bs_ns bound)
-{
-	struct outbound *o = ctx;
-	if (o->replay) {
-		o->replay = false;
-		return o->first_err;
-	}
-	next_address(o);
-	return nonblocking(o) ? attempt_nonblocking(o, bound)
-			      : blocking_outcome(o, connect_attempt(o, bound));
-}
-
-/* The backoff pause: a read from a timerfd, because a blocking read is
- * restarted by the kernel after a handler installed with SA_RESTART and
- * ends with EINTR otherwise, where clock_nanosleep (and a futex wait with
- * a timeout) always ends with EINTR. So the program's SA_RESTART choice
- * decides, as for a plain blocking connect: a restarting handler lets the
- * retries go on, any other makes the call end (with the last real error:
- * see bs_retry_run). Without a descriptor to spare, clock_nanosleep it is.
- *
- * A delay of 0 (base = 0, or full jitter drawing 0) is no pause at all: an
- * it_value of zero would disarm the timer, and the read would never
- * return. bs_timespec is exact, so any delay > 0 arms it. */
-static void close_timer(void *arg)
-{
-	BS_REAL(close)(*(const int *)arg);
-}
-
-int bs_pause_io(void *ctx, bs_ns delay)
-{
-	(void)ctx;
-	if (delay == 0)
-		return 0;
-	struct timespec ts = bs_timespec(delay);
-	int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-	if (tfd < 0)
-		return BS_REAL(clock_nanosleep)(CLOCK_MONOTONIC, 0, &ts, NULL) == EINTR ? EINTR : 0;
-	struct itimerspec timer = { .it_value = ts };
-	uint64_t expirations;
-	int err = 0;
-	/* read is a cancellation point: a cancelled thread closes it too. */
-	pthread_cleanup_push(close_timer, &tfd);
-	if (timerfd_settime(tfd, 0, &timer, NULL) == 0 &&
-	    BS_REAL(read)(tfd, &expirations, sizeof expirations) < 0)
-		err = errno;
-	pthread_cleanup_pop(1);
-	return err == EINTR ? EINTR : 0;
-}
 
 /* The loop reads the clock right before each attempt and computes the
  * attempt's bound from that reading; keeping it lets the attempt know when
@@ -452,7 +140,7 @@ static int retry_loop(struct outbound *o, bs_ns start, bool waited, bool replay,
 		.guard = bs_guard_for(&guard, &names, table, o->rule, dest_of(o), share),
 	};
 	const struct bs_retry_io io = {
-		.ctx = o, .attempt = attempt_io, .pause = bs_pause_io, .now = now_io,
+		.ctx = o, .attempt = bs_attempt_io, .pause = bs_pause_io, .now = now_io,
 	};
 	o->replay = replay;
 	o->first_err = first_err;
@@ -513,7 +201,7 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	bs_ns bound = now < deadline_at ? deadline_at - now : 0;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	err = bound != 0 ? attempt_first(o, bound, start) : ETIMEDOUT;
+	err = bound != 0 ? bs_attempt_first(o, bound, start) : ETIMEDOUT;
 	if (o->passed) {
 		if (err != 0)
 			note_pass(o);
@@ -601,3 +289,4 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 	}
 	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
 }
+

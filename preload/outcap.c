@@ -156,9 +156,13 @@ void bs_outcap_released(void *ctx, const struct bs_cap_key *key)
 		bs_mcap_release(rt->machine_caps, machine_key(&rt->policy->rules[index], key));
 }
 
-int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
-		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
-		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
+/* The slot, or the place in the queue, for the two entry points below: a
+ * machine-wide cap (a futex in the state file) is asked with machine_wait,
+ * the process's own table with may_wait and, for a ticket, queued. */
+static int take_slot(struct bs_runtime *rt, const struct bs_rule *rule,
+		     const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
+		     bool (*machine_wait)(void *ctx), void *ctx, bs_ns deadline_at,
+		     struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited)
 {
 	*slot = BS_CAP_NONE;
 	*waited = false;
@@ -168,10 +172,18 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 	int saved = errno;
 	bs_fdtrack_init();
 	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
-		  ? acquire_machine(rt, rule, sa, len, may_wait, ctx, deadline_at, slot, waited)
-		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, NULL, slot, waited);
+		  ? acquire_machine(rt, rule, sa, len, machine_wait, ctx, deadline_at, slot, waited)
+		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, ticket, slot, waited);
 	errno = saved;
 	return err;
+}
+
+int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
+		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
+		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
+{
+	return take_slot(rt, rule, sa, len, may_wait, may_wait, ctx, deadline_at, NULL, slot,
+			 waited);
 }
 
 static bool always(void *ctx)
@@ -186,24 +198,14 @@ bool bs_outcap_no_wait(void *ctx)
 	return false;
 }
 
+/* An asynchronous connect never blocks: at a full machine-wide cap it is
+ * refused; in the process's table it queues a ticket. */
 int bs_outcap_queue(struct bs_runtime *rt, const struct bs_rule *rule,
 		    const struct sockaddr *sa, socklen_t len, bs_ns deadline_at,
 		    struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited)
 {
-	*slot = BS_CAP_NONE;
-	*waited = false;
-	if (rt == NULL || rt->caps == NULL || rule->max_conns == 0 ||
-	    bs_patterns_contain(rule->exempt, rule->n_exempt, sa, len))
-		return 0;
-	int saved = errno;
-	bs_fdtrack_init();
-	/* A machine-wide wait blocks (a futex in the state file): an
-	 * asynchronous connect at a full machine-wide cap is refused instead. */
-	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
-		  ? acquire_machine(rt, rule, sa, len, bs_outcap_no_wait, NULL, deadline_at, slot, waited)
-		  : acquire(rt, rule, sa, len, always, NULL, deadline_at, ticket, slot, waited);
-	errno = saved;
-	return err;
+	return take_slot(rt, rule, sa, len, always, bs_outcap_no_wait, NULL, deadline_at, ticket,
+			 slot, waited);
 }
 
 int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,

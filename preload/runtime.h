@@ -95,7 +95,7 @@ static inline struct timespec bs_timespec(bs_ns ns)
 
 /* The pause between retries, for bs_retry_io (any ctx): 0, or EINTR when
  * a handler without SA_RESTART interrupted it. Implemented in
- * preload/outbound.c, which documents why it is a timerfd read. */
+ * preload/pause.c, which documents why it is a timerfd read. */
 int bs_pause_io(void *ctx, bs_ns delay);
 
 /* How this thread's latest managed connect ended (0 or the errno the

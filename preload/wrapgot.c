@@ -192,6 +192,14 @@ struct walk {
 	size_t rewritten;
 };
 
+/* Whether info is an object whose symbols the walk looks at (neither the
+ * vDSO nor this library), with its dynamic section read into o. */
+static bool other_object(const struct walk *w, struct dl_phdr_info *info, struct dynobj *o)
+{
+	return info->dlpi_addr != w->vdso && !object_contains(info, w->self) &&
+	       read_dynamic(info, o);
+}
+
 /* Marks the targets whose definition lies in this object. */
 static int check_loaded(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -210,8 +218,7 @@ static int resolve_in(struct dl_phdr_info *info, size_t size, void *arg)
 	struct walk *w = arg;
 	struct dynobj o;
 	(void)size;
-	if (info->dlpi_addr == w->vdso || object_contains(info, w->self) ||
-	    !read_dynamic(info, &o))
+	if (!other_object(w, info, &o))
 		return 0;
 	for (size_t i = 0; i < w->n; i++) {
 		struct bs_got_target *t = &w->targets[i];
@@ -351,8 +358,7 @@ static int redirect_in(struct dl_phdr_info *info, size_t size, void *arg)
 	struct walk *w = arg;
 	struct dynobj o;
 	(void)size;
-	if (info->dlpi_addr == w->vdso || object_contains(info, w->self) ||
-	    !read_dynamic(info, &o))
+	if (!other_object(w, info, &o))
 		return 0;
 	for (int k = 0; k < 2; k++)
 		if (o.rela[k] != NULL)

@@ -17,25 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sleep_fail.h"
+
 static void on_alarm(int sig)
 {
 	(void)sig;
-}
-
-static void fail_connects(int n)
-{
-	struct sockaddr_in in = {.sin_family = AF_INET,
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof in;
-	int quiet = socket(AF_INET, SOCK_STREAM, 0); /* bound, not listening */
-	bind(quiet, (struct sockaddr *)&in, len);
-	getsockname(quiet, (struct sockaddr *)&in, &len);
-	for (int i = 0; i < n; i++) {
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		connect(fd, (struct sockaddr *)&in, len);
-		close(fd);
-	}
-	close(quiet);
 }
 
 int main(int argc, char **argv)

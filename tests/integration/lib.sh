@@ -98,13 +98,29 @@ if event is not None:
 PY
 }
 
-# Network namespaces made by this test, removed when it ends.
-BS_NETNS=()
+# Network namespaces made by this test (named bs$$-NAME), removed when it
+# ends. They are found by name: netns_create runs in a command
+# substitution, whose variables never reach this shell ($$ does).
 netns_create() { # NAME
 	local ns="bs$$-$1"
 	ip netns add "$ns"
-	BS_NETNS+=("$ns")
 	ip -n "$ns" link set lo up
+	echo "$ns"
+}
+
+# A namespace in which nftables drops TCP SYNs to PORT: a destination that
+# never answers (connects to 127.0.0.1:PORT from inside it hang in SYN_SENT).
+netns_blackhole() { # NAME PORT -> prints the namespace
+	local ns
+	ns=$(netns_create "$1")
+	ip netns exec "$ns" nft -f - <<NFT
+table inet bs_blackhole {
+	chain output {
+		type filter hook output priority 0; policy accept;
+		tcp dport $2 tcp flags syn drop
+	}
+}
+NFT
 	echo "$ns"
 }
 
@@ -112,7 +128,9 @@ bs_cleanup() {
 	local pids
 	pids=$(jobs -p) || true
 	[ -n "$pids" ] && kill $pids 2>/dev/null || true
-	for ns in "${BS_NETNS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+	for ns in $(ip netns list 2>/dev/null | awk -v mine="bs$$-" 'index($1, mine) == 1 { print $1 }'); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
 }
 trap bs_cleanup EXIT
 

@@ -37,15 +37,7 @@ for how in reuse_dup2 reuse_close_range; do
 done
 
 # Never answered: in a namespace where SYNs to port 9 are dropped.
-ns=$(netns_create blackhole)
-ip netns exec "$ns" nft -f - <<'NFT'
-table inet bs_blackhole {
-	chain output {
-		type filter hook output priority 0; policy accept;
-		tcp dport 9 tcp flags syn drop
-	}
-}
-NFT
+ns=$(netns_blackhole blackhole 9)
 log="$BS_TMP/blackhole.jsonl"
 ready=$(ready_fifo blackhole)
 ip netns exec "$ns" env "${POLICY[@]}" BACKSTOP_CONNECT_ATTEMPT_TIMEOUT=150ms \

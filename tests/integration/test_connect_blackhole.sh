@@ -5,15 +5,7 @@
 # on the log's fields, not on measured time.
 . "$BS_TOP/tests/integration/lib.sh"
 
-ns=$(netns_create blackhole)
-ip netns exec "$ns" nft -f - <<'NFT'
-table inet bs_blackhole {
-	chain output {
-		type filter hook output priority 0; policy accept;
-		tcp dport 9 tcp flags syn drop
-	}
-}
-NFT
+ns=$(netns_blackhole blackhole 9)
 
 log="$BS_TMP/log.jsonl"
 out=$(ip netns exec "$ns" env BACKSTOP_CONNECT_ATTEMPTS=100 BACKSTOP_CONNECT_ATTEMPT_TIMEOUT=150ms \

@@ -9,15 +9,7 @@
 . "$BS_TOP/tests/integration/lib.sh"
 . "$BS_TOP/tests/integration/late.sh"
 
-ns=$(netns_create owntimeout)
-ip netns exec "$ns" nft -f - <<'NFT'
-table inet bs_blackhole {
-	chain output {
-		type filter hook output priority 0; policy accept;
-		tcp dport 9 tcp flags syn drop
-	}
-}
-NFT
+ns=$(netns_blackhole owntimeout 9)
 
 # blackhole NAME CMD...: run CMD in the namespace under the preload; its
 # output in $BS_TMP/NAME.out, its exit status in $BS_TMP/NAME.rc.

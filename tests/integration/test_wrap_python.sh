@@ -6,6 +6,7 @@
 # redirect the new objects' calls. Without backstop the INSERT raises
 # "database is locked"; under it, it waits for the lock.
 . "$BS_TOP/tests/integration/lib.sh"
+. "$BS_TOP/tests/integration/wrap_lib.sh"
 
 db="$BS_TMP/app.db"
 client='import sqlite3, sys
@@ -17,14 +18,6 @@ except sqlite3.OperationalError as e:
     sys.exit(1)
 print("inserted")'
 
-hold_lock() {
-	ready=$(ready_fifo lock) release="$BS_TMP/release.fifo"
-	rm -f "$release"; mkfifo "$release"
-	python3 "$BS_TOP/tests/integration/wrap_lock.py" "$db" "$ready" "$release" &
-	holder=$!
-	await_ready "$ready" >/dev/null
-}
-
 hold_lock
 python3 -c "$client" "$db" 1 >plain.out && fail "the INSERT succeeded under the lock"
 assert_grep '^error: database is locked' plain.out "python's own error"
@@ -32,20 +25,7 @@ echo go >"$release"
 wait "$holder" || fail "lock holder failed"
 
 hold_lock
-pipe="$BS_TMP/log.pipe" log="$BS_TMP/log.jsonl"
-mkfifo "$pipe"
-env BACKSTOP_POLICY="$BS_TOP/examples/sqlite-busy.conf" BACKSTOP_LOG=fd:3 \
-	BACKSTOP_WRAP_SQLITE3_PREPARE_V2_DEADLINE=120s BACKSTOP_WRAP_SQLITE3_STEP_DEADLINE=120s \
-	LD_PRELOAD="$BS_PRELOAD" python3 -c "$client" "$db" 2 3>"$pipe" >wrapped.out &
-client_pid=$!
-exec 5<"$pipe"
-"$BS_HELPERS/conn_logwait" "$log" '"event":"wrap.retry"' 1 <&5 || fail "no wrap.retry logged: $(cat wrapped.out)"
-echo go >"$release"
-cat <&5 >>"$log"
-wait "$client_pid" || { cat wrapped.out "$log"; fail "the INSERT failed under backstop"; }
-wait "$holder" || fail "lock holder failed"
-
-assert_log_valid "$log"
+insert_through_lock wrapped.out python3 -c "$client" "$db" 2
 assert_grep '^inserted' wrapped.out "python's INSERT"
 assert_eq "$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM t WHERE x = 2").fetchone()[0])' "$db")" 1 "the wrapped row"
 # In the process that retried, nothing defined the symbols at start; the

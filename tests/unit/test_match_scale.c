@@ -1,12 +1,14 @@
 /* Rule matching at scale: the hashed lookup of policy/match.c against a
  * reference that tries every pattern one by one (bs_patterns_contain),
  * over thousands of random rules and addresses; and the shortcut taken
- * when a policy has no [dest] rule at all. */
+ * when a policy has no [dest] rule at all; a 100,000-rule policy file. */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "policy/dest.h"
 #include "engine/rng.h"
@@ -160,6 +162,60 @@ START_TEST(no_dest_rules_is_always_the_connect_rule)
 }
 END_TEST
 
+/* A 100,000-rule policy file loads, and every kind of pattern in it matches. */
+#define MANY 100000
+
+#define MANY 100000
+
+START_TEST(hundred_thousand_rules)
+{
+	char dir[] = "/tmp/bs-policy-XXXXXX", path[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/big.conf", dir);
+	FILE *f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("[connect]\nattempts = 2\n", f);
+	/* Rule i: a.b.c.0/24 with a port for even i, plus a v6 /64 and a unix path. */
+	for (unsigned i = 0; i < MANY; i++) {
+		fprintf(f, "[dest \"r%u\"]\nmatch = %u.%u.%u.0/24%s [fd00:%x:%x::]/64 unix:/run/r%u.sock\n", i,
+			10 + i / 65536, i / 256 % 256, i % 256, i % 2 ? "" : ":5432", i >> 16, i & 0xffff, i);
+		if (i % 1000 == 0)
+			fprintf(f, "max_conns = %u\n", i + 1);
+	}
+	fclose(f);
+	struct bs_policy *p;
+	struct bs_error err;
+	struct bs_load_options o = {.path = path};
+	ck_assert_msg(bs_policy_load(&o, &p, &err) == 0, "%s", err.msg);
+	unlink(path);
+	rmdir(dir);
+	ck_assert_uint_eq(p->n_rules, MANY + 1);
+	ck_assert(p->any_caps);
+	for (unsigned i = 0; i < MANY; i += 997) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons(5432)};
+		in.sin_addr.s_addr = htonl((10 + i / 65536) << 24 | (i / 256 % 256) << 16 | (i % 256) << 8 | 7);
+		const struct bs_rule *r = bs_policy_match(p, (struct sockaddr *)&in, sizeof in);
+		ck_assert_uint_eq(r->index, i + 1);
+		ck_assert_uint_eq(r->attempts, 2);
+		struct sockaddr_in6 in6 = {.sin6_family = AF_INET6};
+		in6.sin6_addr.s6_addr[0] = 0xfd;
+		in6.sin6_addr.s6_addr[3] = (uint8_t)(i >> 16);
+		in6.sin6_addr.s6_addr[4] = (uint8_t)(i >> 8);
+		in6.sin6_addr.s6_addr[5] = (uint8_t)i;
+		in6.sin6_addr.s6_addr[15] = 1;
+		ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&in6, sizeof in6)->index, i + 1);
+		struct sockaddr_un un = {.sun_family = AF_UNIX};
+		int n = snprintf(un.sun_path, sizeof un.sun_path, "/run/r%u.sock", i);
+		ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&un,
+						  (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n + 1))->index,
+				  i + 1);
+	}
+	struct sockaddr_in miss = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x0c000001)};
+	ck_assert_uint_eq(bs_policy_match(p, (struct sockaddr *)&miss, sizeof miss)->index, 0);
+	bs_policy_free(p);
+}
+END_TEST
+
 BS_SUITE(match_scale_suite)
 {
 	Suite *s = suite_create("match_scale");
@@ -167,6 +223,10 @@ BS_SUITE(match_scale_suite)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, hashed_lookup_agrees_with_trying_every_pattern, 0, 3);
 	tcase_add_test(tc, no_dest_rules_is_always_the_connect_rule);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("many_rules");
+	tcase_set_timeout(tc, 120); /* a bound on quadratic work, not a measurement */
+	tcase_add_test(tc, hundred_thousand_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }

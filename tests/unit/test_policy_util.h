@@ -54,4 +54,17 @@ static inline const char *load_err(const char *text, char *const *envp,
 	return tail ? tail : err->msg;
 }
 
+/* A policy text that sets every key (test_policy.c). */
+extern const char every_key[];
+
+/* The rule called name; the test fails when there is none. */
+static inline const struct bs_rule *rule_named(const struct bs_policy *p, const char *name)
+{
+	for (size_t r = 0; r < p->n_rules; r++)
+		if (strcmp(p->rules[r].name, name) == 0)
+			return &p->rules[r];
+	ck_abort_msg("no rule %s", name);
+	return NULL;
+}
+
 #endif

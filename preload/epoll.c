@@ -128,22 +128,39 @@ static int filter(struct epoll_call *c, int ready)
 	return kept;
 }
 
+/* The program's own call, with its exact timeout: for a first wait that
+ * involves nothing pending. */
+static int wait_as_asked(struct epoll_call *c)
+{
+	return c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
+			 : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
+}
+
+/* After each wait the involved descriptors are collected afresh: another
+ * thread may have started a connect on a descriptor of this set, or
+ * registered a pending one in it, while this one waited (with no cut at
+ * any due time, maybe for ever). Such a descriptor's registration is
+ * parked, so the kernel wakes this wait once with its hang-up; that event
+ * is hidden here, and the rest of the wait is cut at its due time. */
 static int wait_managed(struct epoll_call *c, bs_ns timeout)
 {
-	/* No pending descriptor in this set: the real call, nothing added. */
-	if (!involved_at_all(c))
-		return c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
-				 : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
 	c->now = bs_now();
 	const bs_ns end = bs_wait_end(c->now, timeout);
-	for (;;) {
+	for (bool first = true;; first = false) {
 		bool involved = prepare(c);
-		bs_ns slice = bs_wait_slice(c->now, end, involved ? c->due : BS_WAIT_FOREVER);
-		int r = BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, bs_slice_ms(slice), c->mask);
+		int r;
+		if (!involved && first) {
+			r = wait_as_asked(c);
+		} else {
+			bs_ns slice = bs_wait_slice(c->now, end, involved ? c->due : BS_WAIT_FOREVER);
+			r = BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, bs_slice_ms(slice), c->mask);
+		}
 		int saved = errno;
 		c->now = bs_now();
-		if (r > 0 && involved)
+		if (r > 0 && bs_async_any() && involved_at_all(c)) {
+			involved = true;
 			r = filter(c, r);
+		}
 		errno = saved;
 		if (r != 0 || !involved || c->now >= end)
 			return r;
@@ -173,11 +190,41 @@ BS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return bs_epreg_ctl(BS_REAL(epoll_ctl), epfd, op, fd, ev);
 }
 
+/* A wait that began with no connect pending in the whole process (the
+ * fast path) returned r events, and one is pending now: another thread
+ * connected meanwhile, maybe on a descriptor of this set. Hide what the
+ * program may not see. With nothing left, a wait without a timeout goes
+ * on, cut at the due times; one with a timeout returns 0, since when it
+ * began is unknown (the fast path reads no clock) and waiting again could
+ * outlast the program's timeout. */
+static __attribute__((noinline, cold)) int woken(struct epoll_call *c, int r, bool forever)
+{
+	int saved = errno;
+	c->now = bs_now();
+	if (involved_at_all(c))
+		r = filter(c, r);
+	errno = saved;
+	if (r != 0 || !forever)
+		return r;
+	return wait_managed(c, BS_WAIT_FOREVER);
+}
+
+/* Whether a fast-path wait's result needs woken(). */
+static inline bool fast_woken(int r)
+{
+	return __builtin_expect(r > 0, 1) && bs_async_any();
+}
+
 BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
 {
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
-		return BS_REAL(epoll_wait)(epfd, events, max, ms);
 	struct epoll_call c;
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
+		int r = BS_REAL(epoll_wait)(epfd, events, max, ms);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		call_init(&c, epfd, events, max, NULL, ms, NULL, false);
+		return woken(&c, r, ms < 0);
+	}
 	call_init(&c, epfd, events, max, NULL, ms, NULL, false);
 	return wait_managed(&c, ms_ns(ms));
 }
@@ -185,9 +232,14 @@ BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
 BS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int ms,
 			  const sigset_t *mask)
 {
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
-		return BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
 	struct epoll_call c;
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
+		int r = BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		call_init(&c, epfd, events, max, mask, ms, NULL, false);
+		return woken(&c, r, ms < 0);
+	}
 	call_init(&c, epfd, events, max, mask, ms, NULL, false);
 	return wait_managed(&c, ms_ns(ms));
 }
@@ -201,9 +253,14 @@ BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts))
-		return real(epfd, events, max, ts, mask);
 	struct epoll_call c;
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts)) {
+		int r = real(epfd, events, max, ts, mask);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		call_init(&c, epfd, events, max, mask, 0, ts, true);
+		return woken(&c, r, ts == NULL);
+	}
 	call_init(&c, epfd, events, max, mask, 0, ts, true);
 	return wait_managed(&c, bs_timeout_ns(ts));
 }

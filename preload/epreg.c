@@ -185,7 +185,9 @@ unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 
 void bs_epreg_park(int fd, bool park)
 {
-	struct bs_epreg_fd *f = regs_of(fd);
+	/* Parking maps the table if no epoll_ctl did yet: the program may
+	 * register the descriptor later, parked from the start then. */
+	struct bs_epreg_fd *f = !park || bs_epreg_enabled() ? regs_of(fd) : NULL;
 	if (f == NULL)
 		return;
 	bs_spin_lock(&f->lock);

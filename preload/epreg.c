@@ -157,6 +157,17 @@ void bs_epreg_forget_slow(struct bs_epreg_fd *f)
 	bs_spin_unlock(&f->lock);
 }
 
+void bs_epreg_forget_range(unsigned lo, unsigned hi)
+{
+	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
+	if (t == NULL || bs_shared_child())
+		return;
+	uint32_t hw = atomic_load(&high_water);
+	for (uint32_t fd = lo; fd < hw && fd <= hi; fd++)
+		if (atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0 || t[fd].parked)
+			bs_epreg_forget_slow(&t[fd]);
+}
+
 bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 {
 	struct bs_epreg_fd *f = regs_of(fd);

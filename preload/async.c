@@ -68,6 +68,24 @@ static bool identify(int fd, uint64_t *dev, uint64_t *ino)
 	return true;
 }
 
+/* Whether fd still names the entry's socket. */
+static bool still_ours(const struct entry *e, int fd)
+{
+	uint64_t dev, ino;
+	return identify(fd, &dev, &ino) && dev == e->dev && ino == e->ino;
+}
+
+/* fd was closed behind backstop's back (fclose, a raw system call) and
+ * the number may name another descriptor now: drop the entry and give
+ * the number's epoll registrations back their program's events, since a
+ * registration of the new descriptor made while the number was parked
+ * got the parking mask and would never fire. */
+static void disown(struct entry *e, int fd)
+{
+	bs_atab_retire(e);
+	bs_epreg_park(fd, false);
+}
+
 /* Leave the socket unconnected (TCP: RST, back to CLOSED) so that it can
  * connect again. A unix socket never stays half-connected. Only while the
  * number still names the entry's socket: one closed behind backstop's back
@@ -75,9 +93,7 @@ static bool identify(int fd, uint64_t *dev, uint64_t *ino)
  * since connect(AF_UNSPEC) would stop it listening. */
 static void dissolve(const struct entry *e, int fd)
 {
-	uint64_t dev, ino;
-	if (e->addr.ss_family == AF_UNIX || !identify(fd, &dev, &ino) ||
-	    dev != e->dev || ino != e->ino)
+	if (e->addr.ss_family == AF_UNIX || !still_ours(e, fd))
 		return;
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 	raw_connect(fd, &unspec, sizeof unspec);
@@ -138,6 +154,12 @@ static void settle(struct entry *e, int fd, enum bs_aconn_state st)
 /* The attempt in flight ended with err. */
 static void attempt_ended(struct entry *e, int fd, int err, bs_ns now)
 {
+	/* A failure may be another descriptor's (a connected one would have
+	 * ended the entry just the same). */
+	if (err != 0 && !still_ours(e, fd)) {
+		disown(e, fd);
+		return;
+	}
 	if (err != 0 || e->conn.retry.attempt > 1)
 		prepare_step(e);
 	settle(e, fd, bs_aconn_ended(&e->conn, err, now));
@@ -147,9 +169,8 @@ static void attempt_ended(struct entry *e, int fd, int err, bs_ns now)
  * number still names it. */
 static void resume(struct entry *e, int fd, bs_ns now)
 {
-	uint64_t dev, ino;
-	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		bs_atab_retire(e); /* closed behind backstop's back: not ours to connect */
+	if (!still_ours(e, fd)) { /* not ours to connect */
+		disown(e, fd);
 		return;
 	}
 	prepare_step(e);
@@ -168,9 +189,8 @@ static void resume(struct entry *e, int fd, bs_ns now)
 /* The first attempt of a connect that waited for its cap slot. */
 static void first_attempt(struct entry *e, int fd, bs_ns now)
 {
-	uint64_t dev, ino;
-	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		bs_atab_retire(e);
+	if (!still_ours(e, fd)) {
+		disown(e, fd);
 		return;
 	}
 	bs_aconn_start(&e->conn, &e->rcall, now);

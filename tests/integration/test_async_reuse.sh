@@ -9,7 +9,7 @@
 . "$BS_TOP/tests/integration/lib.sh"
 . "$BS_TOP/tests/integration/async_lib.sh"
 
-for mode in close unregister close_range; do
+for mode in close unregister close_range raw_close; do
 	assert_eq "$("$BS_HELPERS/async_reuse" "$mode")" "readable" "$mode without backstop"
 	out=$(env "${POLICY[@]}" BACKSTOP_LOG="$BS_TMP/$mode.jsonl" LD_PRELOAD="$BS_PRELOAD" \
 		"$BS_HELPERS/async_reuse" "$mode")

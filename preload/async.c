@@ -410,6 +410,15 @@ enum bs_async_view bs_async_check(int fd, int *err)
 	if (e == NULL)
 		return BS_ASYNC_NONE;
 	int saved = errno;
+	/* The program asks about this socket: an entry of a socket closed
+	 * behind backstop's back must not answer for the one now holding the
+	 * number (a new connect would get the old one's error, or EALREADY). */
+	if (!still_ours(e, fd)) {
+		disown(e, fd);
+		bs_atab_unlock(e);
+		errno = saved;
+		return BS_ASYNC_NONE;
+	}
 	advance(e, fd, 0, true, bs_now());
 	enum bs_async_view v = atomic_load(&e->view);
 	*err = e->conn.err;

@@ -17,3 +17,13 @@ for mode in close unregister close_range raw_close; do
 	# The connect was pending (retried) when the number was let go of.
 	assert_grep '"event":"connect.retry".*"mode":"async"' "$BS_TMP/$mode.jsonl" "$mode: pending"
 done
+
+# A connect that failed for good, its socket closed behind backstop's back
+# (a raw system call), and a new socket on the number connecting to a
+# listening port: the old entry must not answer for it (it gave the new
+# connect the old ECONNREFUSED).
+mode=raw_close_connect
+out=$(env "${POLICY[@]}" BACKSTOP_CONNECT_ATTEMPTS=2 BACKSTOP_LOG="$BS_TMP/$mode.jsonl" \
+	LD_PRELOAD="$BS_PRELOAD" "$BS_HELPERS/async_reuse" "$mode")
+assert_eq "$out" "connected" "$mode under backstop"
+assert_grep '"event":"connect.giveup".*"mode":"async"' "$BS_TMP/$mode.jsonl" "$mode: failed first"

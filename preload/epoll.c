@@ -128,36 +128,20 @@ static int filter(struct epoll_call *c, int ready)
 	return kept;
 }
 
-/* The program's own call, with its exact timeout: for a first wait that
- * involves nothing pending. */
-static int wait_as_asked(struct epoll_call *c)
+/* The wait, cut at the due times, until the program's end. After each
+ * wait the involved descriptors are collected afresh: another thread may
+ * have started a connect on a descriptor of this set, or registered a
+ * pending one in it, meanwhile (its parked registration wakes the wait
+ * once with the hang-up, hidden here). */
+static int wait_loop(struct epoll_call *c, bs_ns end)
 {
-	return c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
-			 : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
-}
-
-/* After each wait the involved descriptors are collected afresh: another
- * thread may have started a connect on a descriptor of this set, or
- * registered a pending one in it, while this one waited (with no cut at
- * any due time, maybe for ever). Such a descriptor's registration is
- * parked, so the kernel wakes this wait once with its hang-up; that event
- * is hidden here, and the rest of the wait is cut at its due time. */
-static int wait_managed(struct epoll_call *c, bs_ns timeout)
-{
-	c->now = bs_now();
-	const bs_ns end = bs_wait_end(c->now, timeout);
-	for (bool first = true;; first = false) {
+	for (;;) {
 		bool involved = prepare(c);
-		int r;
-		if (!involved && first) {
-			r = wait_as_asked(c);
-		} else {
-			bs_ns slice = bs_wait_slice(c->now, end, involved ? c->due : BS_WAIT_FOREVER);
-			r = BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, bs_slice_ms(slice), c->mask);
-		}
+		bs_ns slice = bs_wait_slice(c->now, end, involved ? c->due : BS_WAIT_FOREVER);
+		int r = BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, bs_slice_ms(slice), c->mask);
 		int saved = errno;
 		c->now = bs_now();
-		if (r > 0 && bs_async_any() && involved_at_all(c)) {
+		if (r > 0 && involved_at_all(c)) {
 			involved = true;
 			r = filter(c, r);
 		}
@@ -165,6 +149,45 @@ static int wait_managed(struct epoll_call *c, bs_ns timeout)
 		if (r != 0 || !involved || c->now >= end)
 			return r;
 	}
+}
+
+/* Whether a wait that involved nothing pending when it began must be
+ * looked at again (see woken). */
+static inline bool fast_woken(int r)
+{
+	return __builtin_expect(r > 0, 1) && bs_async_any();
+}
+
+/* A wait that began with no pending connect in its set (or in the whole
+ * process: the wrappers' fast path) returned r events, and one is pending
+ * now: another thread connected meanwhile, maybe on a descriptor of this
+ * set. Hide what the program may not see. With nothing left, a wait
+ * without a timeout goes on, cut at the due times; one with a timeout
+ * returns 0, since when it began is unknown (no clock is read before a
+ * wait that involves nothing) and waiting again could outlast the
+ * program's timeout. */
+static __attribute__((noinline, cold)) int woken(struct epoll_call *c, int r, bool forever)
+{
+	int saved = errno;
+	c->now = bs_now();
+	if (involved_at_all(c))
+		r = filter(c, r);
+	errno = saved;
+	if (r != 0 || !forever)
+		return r;
+	return wait_loop(c, BS_WAIT_FOREVER);
+}
+
+static int wait_managed(struct epoll_call *c, bs_ns timeout)
+{
+	/* No pending descriptor in this set: the real call, nothing added. */
+	if (!involved_at_all(c)) {
+		int r = c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
+				  : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
+		return fast_woken(r) ? woken(c, r, timeout == BS_WAIT_FOREVER) : r;
+	}
+	c->now = bs_now();
+	return wait_loop(c, bs_wait_end(c->now, timeout));
 }
 
 static bs_ns ms_ns(int ms)
@@ -188,31 +211,6 @@ static void call_init(struct epoll_call *c, int epfd, struct epoll_event *events
 BS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
 	return bs_epreg_ctl(BS_REAL(epoll_ctl), epfd, op, fd, ev);
-}
-
-/* A wait that began with no connect pending in the whole process (the
- * fast path) returned r events, and one is pending now: another thread
- * connected meanwhile, maybe on a descriptor of this set. Hide what the
- * program may not see. With nothing left, a wait without a timeout goes
- * on, cut at the due times; one with a timeout returns 0, since when it
- * began is unknown (the fast path reads no clock) and waiting again could
- * outlast the program's timeout. */
-static __attribute__((noinline, cold)) int woken(struct epoll_call *c, int r, bool forever)
-{
-	int saved = errno;
-	c->now = bs_now();
-	if (involved_at_all(c))
-		r = filter(c, r);
-	errno = saved;
-	if (r != 0 || !forever)
-		return r;
-	return wait_managed(c, BS_WAIT_FOREVER);
-}
-
-/* Whether a fast-path wait's result needs woken(). */
-static inline bool fast_woken(int r)
-{
-	return __builtin_expect(r > 0, 1) && bs_async_any();
 }
 
 BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)

@@ -168,10 +168,13 @@ void bs_epreg_forget_range(unsigned lo, unsigned hi)
 			bs_epreg_forget_slow(&t[fd]);
 }
 
+/* Always under the lock, even when no registration shows yet: another
+ * thread's epoll_ctl holds it from the real call, which may already have
+ * woken the caller's wait, until the registration is noted. */
 bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 {
 	struct bs_epreg_fd *f = regs_of(fd);
-	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
+	if (f == NULL)
 		return false;
 	bs_spin_lock(&f->lock);
 	int i = slot_of(f, epfd);
@@ -184,7 +187,7 @@ bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 {
 	struct bs_epreg_fd *f = regs_of(fd);
-	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
+	if (f == NULL)
 		return 0;
 	bs_spin_lock(&f->lock);
 	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed);

@@ -10,8 +10,10 @@
  * registers it in the set (EPOLLOUT, data.fd), then writes "waiting" to
  * the READY fifo. MODE:
  *
- *   epoll       the set held nothing else
- *   epoll_busy  the set also held a pipe nobody writes to
+ *   epoll            nothing was pending in the process when the wait
+ *                    began
+ *   epoll_elsewhere  a connect of another socket (to the same port, in
+ *                    no set) was pending already
  *
  * The main thread prints "connected FIRST-LINE-OF-REPLY" when it was
  * woken for a connected socket, "error=ENAME" for a failed one (the
@@ -66,18 +68,26 @@ static int main_waits(void)
 	return nr == SYS_epoll_wait || nr == SYS_epoll_pwait || nr == SYS_epoll_pwait2;
 }
 
-static void *connector(void *arg)
+/* A nonblocking socket connecting to the (down) port. */
+static int start_connect(void)
 {
-	(void)arg;
-	while (!main_waits())
-		sched_yield();
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
 	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
 	if (fd < 0)
 		die("socket");
-	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 && errno != EINPROGRESS)
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) != 0 && errno != EINPROGRESS &&
+	    errno != ECONNREFUSED)
 		die("connect");
+	return fd;
+}
+
+static void *connector(void *arg)
+{
+	(void)arg;
+	while (!main_waits())
+		sched_yield();
+	int fd = start_connect();
 	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = fd };
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0)
 		die("epoll_ctl");
@@ -121,8 +131,8 @@ static int finish(int fd, uint32_t events)
 
 int main(int argc, char **argv)
 {
-	if (argc != 4 || (strcmp(argv[1], "epoll") != 0 && strcmp(argv[1], "epoll_busy") != 0)) {
-		fprintf(stderr, "usage: async_waiter epoll|epoll_busy PORT READY\n");
+	if (argc != 4 || (strcmp(argv[1], "epoll") != 0 && strcmp(argv[1], "epoll_elsewhere") != 0)) {
+		fprintf(stderr, "usage: async_waiter epoll|epoll_elsewhere PORT READY\n");
 		return 2;
 	}
 	port = atoi(argv[2]);
@@ -132,14 +142,8 @@ int main(int argc, char **argv)
 	main_tid = (pid_t)syscall(SYS_gettid);
 	if ((ep = epoll_create1(0)) < 0)
 		die("epoll_create1");
-	int quiet[2];
-	if (strcmp(argv[1], "epoll_busy") == 0) {
-		if (pipe(quiet) != 0)
-			die("pipe");
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = quiet[0] };
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, quiet[0], &ev) != 0)
-			die("epoll_ctl");
-	}
+	if (strcmp(argv[1], "epoll_elsewhere") == 0)
+		(void)start_connect();
 	pthread_t t;
 	if (pthread_create(&t, NULL, connector, NULL) != 0)
 		die("pthread_create");

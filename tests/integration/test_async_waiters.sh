@@ -10,7 +10,7 @@
 . "$BS_TOP/tests/integration/lib.sh"
 . "$BS_TOP/tests/integration/async_lib.sh"
 
-for mode in epoll epoll_busy; do
+for mode in epoll epoll_elsewhere; do
 	client=("$BS_HELPERS/async_waiter" "$mode" PORT READY)
 	out=$(late_run "$mode" 1 "" "${client[@]}")
 	assert_eq "$out" "error=ECONNREFUSED" "$mode without backstop"

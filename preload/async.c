@@ -99,6 +99,25 @@ static void dissolve(const struct entry *e, int fd)
 	raw_connect(fd, &unspec, sizeof unspec);
 }
 
+/* One attempt, never blocking. The program may have made the socket
+ * blocking since its connect (io.c then waits for the outcome): a
+ * blocking connect here would hold whichever thread steps the entry, and
+ * the entry's lock, for as long as the kernel likes (a full unix backlog:
+ * for ever), unbounded by attempt_timeout, and a signal would end it with
+ * EINTR. So O_NONBLOCK is set around it; a thread reading or writing the
+ * socket meanwhile goes through io.c, which waits for the lock. */
+static int attempt(const struct entry *e, int fd)
+{
+	int flags = (int)syscall(SYS_fcntl, fd, F_GETFL);
+	bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
+	if (blocking)
+		syscall(SYS_fcntl, fd, F_SETFL, flags | O_NONBLOCK);
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	if (blocking)
+		syscall(SYS_fcntl, fd, F_SETFL, flags);
+	return err;
+}
+
 /* What a zero-timeout poll says of fd now (0: nothing yet). */
 static unsigned probe(int fd)
 {
@@ -179,7 +198,7 @@ static void resume(struct entry *e, int fd, bs_ns now)
 		settle(e, fd, st); /* failed, or held by an open circuit */
 		return;
 	}
-	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = attempt(e, fd);
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -194,7 +213,7 @@ static void first_attempt(struct entry *e, int fd, bs_ns now)
 		return;
 	}
 	bs_aconn_start(&e->conn, &e->rcall, now);
-	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = attempt(e, fd);
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else

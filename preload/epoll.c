@@ -166,7 +166,7 @@ static inline bool fast_woken(int r)
  * returns 0, since when it began is unknown (no clock is read before a
  * wait that involves nothing) and waiting again could outlast the
  * program's timeout. */
-static __attribute__((noinline, cold)) int woken(struct epoll_call *c, int r, bool forever)
+static int woken(struct epoll_call *c, int r, bool forever)
 {
 	int saved = errno;
 	c->now = bs_now();
@@ -213,33 +213,47 @@ BS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return bs_epreg_ctl(BS_REAL(epoll_ctl), epfd, op, fd, ev);
 }
 
-BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
+/* The wrappers' slow paths, out of line so that the fast path's frame
+ * holds no struct epoll_call (inv[] is large). */
+static __attribute__((noinline)) int managed(int epfd, struct epoll_event *events, int max,
+					     const sigset_t *mask, int ms,
+					     const struct timespec *ts, bool pwait2, bs_ns timeout)
 {
 	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, ms, ts, pwait2);
+	return wait_managed(&c, timeout);
+}
+
+static __attribute__((noinline, cold)) int
+fast_path_woken(int r, int epfd, struct epoll_event *events, int max, const sigset_t *mask,
+		int ms, const struct timespec *ts, bool pwait2, bool forever)
+{
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, ms, ts, pwait2);
+	return woken(&c, r, forever);
+}
+
+BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
+{
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
 		int r = BS_REAL(epoll_wait)(epfd, events, max, ms);
 		if (__builtin_expect(!fast_woken(r), 1))
 			return r;
-		call_init(&c, epfd, events, max, NULL, ms, NULL, false);
-		return woken(&c, r, ms < 0);
+		return fast_path_woken(r, epfd, events, max, NULL, ms, NULL, false, ms < 0);
 	}
-	call_init(&c, epfd, events, max, NULL, ms, NULL, false);
-	return wait_managed(&c, ms_ns(ms));
+	return managed(epfd, events, max, NULL, ms, NULL, false, ms_ns(ms));
 }
 
 BS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int ms,
 			  const sigset_t *mask)
 {
-	struct epoll_call c;
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
 		int r = BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
 		if (__builtin_expect(!fast_woken(r), 1))
 			return r;
-		call_init(&c, epfd, events, max, mask, ms, NULL, false);
-		return woken(&c, r, ms < 0);
+		return fast_path_woken(r, epfd, events, max, mask, ms, NULL, false, ms < 0);
 	}
-	call_init(&c, epfd, events, max, mask, ms, NULL, false);
-	return wait_managed(&c, ms_ns(ms));
+	return managed(epfd, events, max, mask, ms, NULL, false, ms_ns(ms));
 }
 
 BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
@@ -251,14 +265,11 @@ BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 		errno = ENOSYS;
 		return -1;
 	}
-	struct epoll_call c;
 	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts)) {
 		int r = real(epfd, events, max, ts, mask);
 		if (__builtin_expect(!fast_woken(r), 1))
 			return r;
-		call_init(&c, epfd, events, max, mask, 0, ts, true);
-		return woken(&c, r, ts == NULL);
+		return fast_path_woken(r, epfd, events, max, mask, 0, ts, true, ts == NULL);
 	}
-	call_init(&c, epfd, events, max, mask, 0, ts, true);
-	return wait_managed(&c, bs_timeout_ns(ts));
+	return managed(epfd, events, max, mask, 0, ts, true, bs_timeout_ns(ts));
 }

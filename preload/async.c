@@ -68,6 +68,24 @@ static bool identify(int fd, uint64_t *dev, uint64_t *ino)
 	return true;
 }
 
+/* Whether fd still names the entry's socket. */
+static bool still_ours(const struct entry *e, int fd)
+{
+	uint64_t dev, ino;
+	return identify(fd, &dev, &ino) && dev == e->dev && ino == e->ino;
+}
+
+/* fd was closed behind backstop's back (fclose, a raw system call) and
+ * the number may name another descriptor now: drop the entry and give
+ * the number's epoll registrations back their program's events, since a
+ * registration of the new descriptor made while the number was parked
+ * got the parking mask and would never fire. */
+static void disown(struct entry *e, int fd)
+{
+	bs_atab_retire(e);
+	bs_epreg_park(fd, false);
+}
+
 /* Leave the socket unconnected (TCP: RST, back to CLOSED) so that it can
  * connect again. A unix socket never stays half-connected. Only while the
  * number still names the entry's socket: one closed behind backstop's back
@@ -75,12 +93,29 @@ static bool identify(int fd, uint64_t *dev, uint64_t *ino)
  * since connect(AF_UNSPEC) would stop it listening. */
 static void dissolve(const struct entry *e, int fd)
 {
-	uint64_t dev, ino;
-	if (e->addr.ss_family == AF_UNIX || !identify(fd, &dev, &ino) ||
-	    dev != e->dev || ino != e->ino)
+	if (e->addr.ss_family == AF_UNIX || !still_ours(e, fd))
 		return;
 	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
 	raw_connect(fd, &unspec, sizeof unspec);
+}
+
+/* One attempt, never blocking. The program may have made the socket
+ * blocking since its connect (io.c then waits for the outcome): a
+ * blocking connect here would hold whichever thread steps the entry, and
+ * the entry's lock, for as long as the kernel likes (a full unix backlog:
+ * for ever), unbounded by attempt_timeout, and a signal would end it with
+ * EINTR. So O_NONBLOCK is set around it; a thread reading or writing the
+ * socket meanwhile goes through io.c, which waits for the lock. */
+static int attempt(const struct entry *e, int fd)
+{
+	int flags = (int)syscall(SYS_fcntl, fd, F_GETFL);
+	bool blocking = flags >= 0 && !(flags & O_NONBLOCK);
+	if (blocking)
+		syscall(SYS_fcntl, fd, F_SETFL, flags | O_NONBLOCK);
+	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	if (blocking)
+		syscall(SYS_fcntl, fd, F_SETFL, flags);
+	return err;
 }
 
 /* What a zero-timeout poll says of fd now (0: nothing yet). */
@@ -138,6 +173,12 @@ static void settle(struct entry *e, int fd, enum bs_aconn_state st)
 /* The attempt in flight ended with err. */
 static void attempt_ended(struct entry *e, int fd, int err, bs_ns now)
 {
+	/* A failure may be another descriptor's (a connected one would have
+	 * ended the entry just the same). */
+	if (err != 0 && !still_ours(e, fd)) {
+		disown(e, fd);
+		return;
+	}
 	if (err != 0 || e->conn.retry.attempt > 1)
 		prepare_step(e);
 	settle(e, fd, bs_aconn_ended(&e->conn, err, now));
@@ -147,9 +188,8 @@ static void attempt_ended(struct entry *e, int fd, int err, bs_ns now)
  * number still names it. */
 static void resume(struct entry *e, int fd, bs_ns now)
 {
-	uint64_t dev, ino;
-	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		bs_atab_retire(e); /* closed behind backstop's back: not ours to connect */
+	if (!still_ours(e, fd)) { /* not ours to connect */
+		disown(e, fd);
 		return;
 	}
 	prepare_step(e);
@@ -158,7 +198,7 @@ static void resume(struct entry *e, int fd, bs_ns now)
 		settle(e, fd, st); /* failed, or held by an open circuit */
 		return;
 	}
-	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = attempt(e, fd);
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -168,13 +208,12 @@ static void resume(struct entry *e, int fd, bs_ns now)
 /* The first attempt of a connect that waited for its cap slot. */
 static void first_attempt(struct entry *e, int fd, bs_ns now)
 {
-	uint64_t dev, ino;
-	if (!identify(fd, &dev, &ino) || dev != e->dev || ino != e->ino) {
-		bs_atab_retire(e);
+	if (!still_ours(e, fd)) {
+		disown(e, fd);
 		return;
 	}
 	bs_aconn_start(&e->conn, &e->rcall, now);
-	int err = raw_connect(fd, addr_of(e), e->len) == 0 ? 0 : errno;
+	int err = attempt(e, fd);
 	if (err == EINPROGRESS)
 		settle(e, fd, BS_ACONN_IN_FLIGHT);
 	else
@@ -390,6 +429,15 @@ enum bs_async_view bs_async_check(int fd, int *err)
 	if (e == NULL)
 		return BS_ASYNC_NONE;
 	int saved = errno;
+	/* The program asks about this socket: an entry of a socket closed
+	 * behind backstop's back must not answer for the one now holding the
+	 * number (a new connect would get the old one's error, or EALREADY). */
+	if (!still_ours(e, fd)) {
+		disown(e, fd);
+		bs_atab_unlock(e);
+		errno = saved;
+		return BS_ASYNC_NONE;
+	}
 	advance(e, fd, 0, true, bs_now());
 	enum bs_async_view v = atomic_load(&e->view);
 	*err = e->conn.err;

@@ -100,6 +100,7 @@ BS_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
 	if (!closes(lo, hi, flags) || bs_shared_child())
 		return real_close_range(lo, hi, flags);
 	bs_async_forget_range(lo, hi);
+	bs_epreg_forget_range(lo, hi);
 	bs_fdtrack_mark_range(lo, hi);
 	int r = close_around_private(lo, hi, flags);
 	int saved = errno;
@@ -123,6 +124,7 @@ BS_EXPORT void closefrom(int lowfd)
 		return;
 	}
 	bs_async_forget_range(lo, UINT_MAX);
+	bs_epreg_forget_range(lo, UINT_MAX);
 	bs_fdtrack_mark_range(lo, UINT_MAX);
 	if (fn != NULL && bs_fdtrack_private_in(lo, UINT_MAX, priv, 1) == 0)
 		fn(lowfd);

@@ -128,26 +128,66 @@ static int filter(struct epoll_call *c, int ready)
 	return kept;
 }
 
-static int wait_managed(struct epoll_call *c, bs_ns timeout)
+/* The wait, cut at the due times, until the program's end. After each
+ * wait the involved descriptors are collected afresh: another thread may
+ * have started a connect on a descriptor of this set, or registered a
+ * pending one in it, meanwhile (its parked registration wakes the wait
+ * once with the hang-up, hidden here). */
+static int wait_loop(struct epoll_call *c, bs_ns end)
 {
-	/* No pending descriptor in this set: the real call, nothing added. */
-	if (!involved_at_all(c))
-		return c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
-				 : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
-	c->now = bs_now();
-	const bs_ns end = bs_wait_end(c->now, timeout);
 	for (;;) {
 		bool involved = prepare(c);
 		bs_ns slice = bs_wait_slice(c->now, end, involved ? c->due : BS_WAIT_FOREVER);
 		int r = BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, bs_slice_ms(slice), c->mask);
 		int saved = errno;
 		c->now = bs_now();
-		if (r > 0 && involved)
+		if (r > 0 && involved_at_all(c)) {
+			involved = true;
 			r = filter(c, r);
+		}
 		errno = saved;
 		if (r != 0 || !involved || c->now >= end)
 			return r;
 	}
+}
+
+/* Whether a wait that involved nothing pending when it began must be
+ * looked at again (see woken). */
+static inline bool fast_woken(int r)
+{
+	return __builtin_expect(r > 0, 1) && bs_async_any();
+}
+
+/* A wait that began with no pending connect in its set (or in the whole
+ * process: the wrappers' fast path) returned r events, and one is pending
+ * now: another thread connected meanwhile, maybe on a descriptor of this
+ * set. Hide what the program may not see. With nothing left, a wait
+ * without a timeout goes on, cut at the due times; one with a timeout
+ * returns 0, since when it began is unknown (no clock is read before a
+ * wait that involves nothing) and waiting again could outlast the
+ * program's timeout. */
+static int woken(struct epoll_call *c, int r, bool forever)
+{
+	int saved = errno;
+	c->now = bs_now();
+	if (involved_at_all(c))
+		r = filter(c, r);
+	errno = saved;
+	if (r != 0 || !forever)
+		return r;
+	return wait_loop(c, BS_WAIT_FOREVER);
+}
+
+static int wait_managed(struct epoll_call *c, bs_ns timeout)
+{
+	/* No pending descriptor in this set: the real call, nothing added. */
+	if (!involved_at_all(c)) {
+		int r = c->pwait2 ? BS_REAL(epoll_pwait2)(c->epfd, c->events, c->max, c->ts, c->mask)
+				  : BS_REAL(epoll_pwait)(c->epfd, c->events, c->max, c->ms, c->mask);
+		return fast_woken(r) ? woken(c, r, timeout == BS_WAIT_FOREVER) : r;
+	}
+	c->now = bs_now();
+	return wait_loop(c, bs_wait_end(c->now, timeout));
 }
 
 static bs_ns ms_ns(int ms)
@@ -173,23 +213,47 @@ BS_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	return bs_epreg_ctl(BS_REAL(epoll_ctl), epfd, op, fd, ev);
 }
 
+/* The wrappers' slow paths, out of line so that the fast path's frame
+ * holds no struct epoll_call (inv[] is large). */
+static __attribute__((noinline)) int managed(int epfd, struct epoll_event *events, int max,
+					     const sigset_t *mask, int ms,
+					     const struct timespec *ts, bool pwait2, bs_ns timeout)
+{
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, ms, ts, pwait2);
+	return wait_managed(&c, timeout);
+}
+
+static __attribute__((noinline, cold)) int
+fast_path_woken(int r, int epfd, struct epoll_event *events, int max, const sigset_t *mask,
+		int ms, const struct timespec *ts, bool pwait2, bool forever)
+{
+	struct epoll_call c;
+	call_init(&c, epfd, events, max, mask, ms, ts, pwait2);
+	return woken(&c, r, forever);
+}
+
 BS_EXPORT int epoll_wait(int epfd, struct epoll_event *events, int max, int ms)
 {
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
-		return BS_REAL(epoll_wait)(epfd, events, max, ms);
-	struct epoll_call c;
-	call_init(&c, epfd, events, max, NULL, ms, NULL, false);
-	return wait_managed(&c, ms_ns(ms));
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
+		int r = BS_REAL(epoll_wait)(epfd, events, max, ms);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		return fast_path_woken(r, epfd, events, max, NULL, ms, NULL, false, ms < 0);
+	}
+	return managed(epfd, events, max, NULL, ms, NULL, false, ms_ns(ms));
 }
 
 BS_EXPORT int epoll_pwait(int epfd, struct epoll_event *events, int max, int ms,
 			  const sigset_t *mask)
 {
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0)
-		return BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
-	struct epoll_call c;
-	call_init(&c, epfd, events, max, mask, ms, NULL, false);
-	return wait_managed(&c, ms_ns(ms));
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0) {
+		int r = BS_REAL(epoll_pwait)(epfd, events, max, ms, mask);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		return fast_path_woken(r, epfd, events, max, mask, ms, NULL, false, ms < 0);
+	}
+	return managed(epfd, events, max, mask, ms, NULL, false, ms_ns(ms));
 }
 
 BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
@@ -201,9 +265,11 @@ BS_EXPORT int epoll_pwait2(int epfd, struct epoll_event *events, int max,
 		errno = ENOSYS;
 		return -1;
 	}
-	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts))
-		return real(epfd, events, max, ts, mask);
-	struct epoll_call c;
-	call_init(&c, epfd, events, max, mask, 0, ts, true);
-	return wait_managed(&c, bs_timeout_ns(ts));
+	if (__builtin_expect(!bs_async_any(), 1) || max <= 0 || !bs_timeout_valid(ts)) {
+		int r = real(epfd, events, max, ts, mask);
+		if (__builtin_expect(!fast_woken(r), 1))
+			return r;
+		return fast_path_woken(r, epfd, events, max, mask, 0, ts, true, ts == NULL);
+	}
+	return managed(epfd, events, max, mask, 0, ts, true, bs_timeout_ns(ts));
 }

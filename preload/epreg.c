@@ -157,10 +157,24 @@ void bs_epreg_forget_slow(struct bs_epreg_fd *f)
 	bs_spin_unlock(&f->lock);
 }
 
+void bs_epreg_forget_range(unsigned lo, unsigned hi)
+{
+	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
+	if (t == NULL || bs_shared_child())
+		return;
+	uint32_t hw = atomic_load(&high_water);
+	for (uint32_t fd = lo; fd < hw && fd <= hi; fd++)
+		if (atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0 || t[fd].parked)
+			bs_epreg_forget_slow(&t[fd]);
+}
+
+/* Always under the lock, even when no registration shows yet: another
+ * thread's epoll_ctl holds it from the real call, which may already have
+ * woken the caller's wait, until the registration is noted. */
 bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 {
 	struct bs_epreg_fd *f = regs_of(fd);
-	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
+	if (f == NULL)
 		return false;
 	bs_spin_lock(&f->lock);
 	int i = slot_of(f, epfd);
@@ -173,7 +187,7 @@ bool bs_epreg_find(int fd, int epfd, uint64_t *data)
 unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 {
 	struct bs_epreg_fd *f = regs_of(fd);
-	if (f == NULL || atomic_load_explicit(&f->n, memory_order_relaxed) == 0)
+	if (f == NULL)
 		return 0;
 	bs_spin_lock(&f->lock);
 	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed);
@@ -185,7 +199,9 @@ unsigned bs_epreg_sets(int fd, int *epfds, unsigned cap)
 
 void bs_epreg_park(int fd, bool park)
 {
-	struct bs_epreg_fd *f = regs_of(fd);
+	/* Parking maps the table if no epoll_ctl did yet: the program may
+	 * register the descriptor later, parked from the start then. */
+	struct bs_epreg_fd *f = !park || bs_epreg_enabled() ? regs_of(fd) : NULL;
 	if (f == NULL)
 		return;
 	bs_spin_lock(&f->lock);

@@ -33,7 +33,7 @@ int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 struct bs_epreg_fd {
 	_Atomic int lock;
 	_Atomic unsigned n;
-	bool parked;
+	_Atomic bool parked; /* read without the lock by bs_epreg_registered */
 	struct {
 		int epfd;
 		uint32_t events;
@@ -43,18 +43,26 @@ struct bs_epreg_fd {
 extern struct bs_epreg_fd *_Atomic bs_epreg_table;
 extern uint32_t bs_epreg_fds;
 void bs_epreg_forget_slow(struct bs_epreg_fd *f);
-/* Whether fd has registrations to forget (the test alone). */
+/* Whether fd has registrations to forget, or is parked (the test alone).
+ * A parked number with no registration (a pending connect not yet, or no
+ * more, in any set) must be forgotten too: a new descriptor taking the
+ * number would otherwise be registered with the parking mask and never
+ * fire. */
 static inline bool bs_epreg_registered(int fd)
 {
 	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
 	return __builtin_expect(t != NULL, 0) && (uint32_t)fd < bs_epreg_fds &&
-	       atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0;
+	       (atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0 ||
+		atomic_load_explicit(&t[fd].parked, memory_order_relaxed));
 }
 static inline void bs_epreg_forget(int fd)
 {
 	if (bs_epreg_registered(fd))
 		bs_epreg_forget_slow(&atomic_load(&bs_epreg_table)[fd]);
 }
+
+/* The same for every number in [lo, hi] (close_range, closefrom). */
+void bs_epreg_forget_range(unsigned lo, unsigned hi);
 
 /* Whether fd is registered in epfd, and with which data. */
 bool bs_epreg_find(int fd, int epfd, uint64_t *data);

@@ -64,9 +64,10 @@ check_log() { # MODE RETRIES [OKS]
 	local log="$BS_TMP/$1.jsonl"
 	assert_log_valid "$log"
 	local retries
-	retries=$("$BS_HELPERS/conn_logcheck" "$log" connect.retry fd dest rule mode attempt errno delay_ms)
+	retries=$(assert_log_valid "$log" connect.retry fd dest rule mode attempt errno delay_ms) ||
+		fail "$1: connect.retry lines lack fields"
 	[ "$retries" -ge "$2" ] || fail "$1: $retries connect.retry lines, expected at least $2"
-	assert_eq "$("$BS_HELPERS/conn_logcheck" "$log" connect.ok fd dest rule mode attempt elapsed_ms)" \
+	assert_eq "$(assert_log_valid "$log" connect.ok fd dest rule mode attempt elapsed_ms)" \
 		"${3:-1}" "$1: connect.ok lines"
 	assert_no_grep '"event":"connect.giveup"' "$log" "$1"
 	assert_no_grep '"mode":"(sync|blocking)"' "$log" "$1: mode"

@@ -60,6 +60,16 @@ runs_under_sanitizer() { # PROGRAM
 	fi
 }
 
+# asan_env OPTIONS: sets the array ASAN_ENV to an `env` prefix that adds
+# OPTIONS to ASAN_OPTIONS for one program in address builds (to nothing in
+# the others).
+asan_env() {
+	ASAN_ENV=()
+	if [[ ${BS_SANITIZE:-} == *address* ]]; then
+		ASAN_ENV=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}$1")
+	fi
+}
+
 # Run a command under the preload (and a sanitizer runtime, in those builds).
 under_backstop() {
 	env LD_PRELOAD="$BS_PRELOAD" "$@"

@@ -49,9 +49,10 @@ if [ -n "$bs_skip_reason" ]; then
 fi
 
 # Programs linked with p11-kit (through GnuTLS: curl, git's HTTP helper,
-# psql) hang on glibc's setlocale lock under a preloaded sanitizer runtime,
-# without backstop too (curl in its own setlocale call, psql in p11-kit's
-# destructor's freelocale): a case with one runs in the plain build only.
+# psql, wget) hang on glibc's setlocale lock under a preloaded sanitizer
+# runtime, without backstop too (curl in its own setlocale call, psql in
+# p11-kit's destructor's freelocale; wget at exit, not on every run under
+# ASan): a case with one runs in the plain build only.
 runs_under_sanitizer() { # PROGRAM
 	[ -z "${BS_SANITIZE:-}" ] && return 0
 	if ldd "$(command -v "$1")" 2>/dev/null | grep -q 'libp11-kit'; then

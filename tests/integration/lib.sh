@@ -38,6 +38,8 @@ bs_sanitizer_skip_reason() { # TEST-NAME
 		echo "the sanitizer runtime's own accept interceptor, preloaded before backstop, reads the bad addrlen itself and crashes (without backstop too)" ;;
 	*address*:fault_cancel)
 		echo "gcc 12's ASan runtime flags its own sigaltstack call (in __asan_handle_no_return) on the stale redzones of the frames pthread_cancel's forced unwinding skipped: a false positive of the runtime" ;;
+	*thread*:late_java)
+		echo "TSan cannot model the JVM's own synchronisation: it reports races inside libjvm.so (Mutex::lock in a JIT compiler thread on Metaspace memory, PlatformParker), with libtsan alone preloaded too" ;;
 	*thread*:fault_sigalrm)
 		echo "TSan's runtime catches signals itself and delivers them later, merged, without si_overrun: the signal account cannot hold" ;;
 	esac

@@ -64,9 +64,7 @@ run_late python start_listening python3 -c \
 	"import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1]))).close()" "$PORT"
 server_done python
 
-# curl deadlocks in its own setlocale under a preloaded sanitizer runtime,
-# with or without backstop: it runs in the plain build only.
-if [ -z "${BS_SANITIZE:-}" ]; then
+if runs_under_sanitizer curl; then
 	late_server curl
 	run_late curl start_listening curl -sS --max-time 120 "http://127.0.0.1:$PORT/"
 	server_done curl

@@ -26,6 +26,7 @@ if [ "$(id -u)" -ne 0 ] || ! id postgres >/dev/null 2>&1; then
 	exit 0
 fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+runs_under_sanitizer "$PGBIN/psql" || exit 0
 pg="$BS_TMP/pg"
 mkdir -p "$pg"
 chown postgres: "$pg"

@@ -7,9 +7,7 @@
 . "$BS_TOP/tests/integration/lib.sh"
 . "$BS_TOP/tests/integration/late.sh"
 
-# curl deadlocks in its own setlocale under a preloaded sanitizer runtime,
-# with or without backstop (see test_connect_late.sh): plain build only.
-if [ -z "${BS_SANITIZE:-}" ]; then
+if runs_under_sanitizer curl; then
 	late_listener curl
 	late_fails_without curl curl -sS "http://127.0.0.1:$PORT/"
 	late_client curl curl -sS "http://127.0.0.1:$PORT/"
@@ -19,19 +17,21 @@ if [ -z "${BS_SANITIZE:-}" ]; then
 fi
 
 # git over the dumb HTTP protocol: a bare repository served as files.
-export HOME="$BS_TMP" GIT_CONFIG_NOSYSTEM=1
-git init -q "$BS_TMP/work"
-git -C "$BS_TMP/work" -c user.name=t -c user.email=t@t commit -q --allow-empty -m one
-git clone -q --bare "$BS_TMP/work" "$BS_TMP/www/repo.git"
-git -C "$BS_TMP/www/repo.git" update-server-info
-GIT_PORT=$(free_port)
-url="http://127.0.0.1:$GIT_PORT/repo.git"
-late_fails_without git git ls-remote "$url"
-late_client git git ls-remote "$url"
-python3 -m http.server --bind 127.0.0.1 --directory "$BS_TMP/www" "$GIT_PORT" \
-	>"$BS_TMP/http.server.log" 2>&1 &
-late_finish git
-assert_eq "$(cut -f2 "$BS_TMP/git.out" | grep -c '^refs/heads/')" 1 "git ls-remote: the branch"
+if runs_under_sanitizer "$(git --exec-path)/git-remote-http"; then
+	export HOME="$BS_TMP" GIT_CONFIG_NOSYSTEM=1
+	git init -q "$BS_TMP/work"
+	git -C "$BS_TMP/work" -c user.name=t -c user.email=t@t commit -q --allow-empty -m one
+	git clone -q --bare "$BS_TMP/work" "$BS_TMP/www/repo.git"
+	git -C "$BS_TMP/www/repo.git" update-server-info
+	GIT_PORT=$(free_port)
+	url="http://127.0.0.1:$GIT_PORT/repo.git"
+	late_fails_without git git ls-remote "$url"
+	late_client git git ls-remote "$url"
+	python3 -m http.server --bind 127.0.0.1 --directory "$BS_TMP/www" "$GIT_PORT" \
+		>"$BS_TMP/http.server.log" 2>&1 &
+	late_finish git
+	assert_eq "$(cut -f2 "$BS_TMP/git.out" | grep -c '^refs/heads/')" 1 "git ls-remote: the branch"
+fi
 
 node='require("http").get(`http://127.0.0.1:${process.argv[1]}/`, (res) => {
 	let body = "";

@@ -24,16 +24,27 @@ PY=/usr/bin/python3
 
 suites=(test_socket test_selectors test_asyncio.test_sock_lowlevel test_asyncio.test_streams
 	test_asyncio.test_selector_events test_asyncio.test_base_events)
+ignore=(--ignore '*VSOCK*')
+# Under TSan: test_sock_lowlevel's UDP echo server (test_recvfrom,
+# test_recvfrom_into, test_sendto_blocking) is told to stop by a datagram
+# and closes its socket in its thread, after the main thread's sendto on
+# it. The order goes through the kernel, which TSan cannot see: it reports
+# a descriptor race in python3.11's own close and sendto (with libtsan
+# alone preloaded too). Those three run in the plain and ASan builds.
+if [[ ${BS_SANITIZE:-} == *thread* ]]; then
+	ignore+=(--ignore '*test_sock_lowlevel.*.test_recvfrom*' --ignore '*test_sock_lowlevel.*.test_sendto_blocking')
+	note "test_sock_lowlevel's test_recvfrom*, test_sendto_blocking: not under SANITIZE=$BS_SANITIZE"
+fi
 # --timeout: a hung test dumps its traceback and fails, instead of the
 # runner's own limit killing everything silently.
 rc=0
 BACKSTOP_LOG="$BS_TMP/backstop.jsonl" LD_PRELOAD="$BS_PRELOAD" \
-	"$PY" -m test --timeout 120 --ignore '*VSOCK*' "${suites[@]}" >"$BS_TMP/preload.out" 2>&1 || rc=$?
+	"$PY" -m test --timeout 120 "${ignore[@]}" "${suites[@]}" >"$BS_TMP/preload.out" 2>&1 || rc=$?
 tail -n 15 "$BS_TMP/preload.out"
 if [ "$rc" -ne 0 ]; then
 	# Whether the failing tests pass without backstop here: only then is
 	# it backstop's doing.
-	"$PY" -m test --timeout 120 --ignore '*VSOCK*' "${suites[@]}" >"$BS_TMP/plain.out" 2>&1 &&
+	"$PY" -m test --timeout 120 "${ignore[@]}" "${suites[@]}" >"$BS_TMP/plain.out" 2>&1 &&
 		fail "CPython's tests fail under the preload (exit $rc) and pass without it: $BS_TMP/preload.out"
 	fail "CPython's tests fail here even without backstop: $BS_TMP/plain.out"
 fi

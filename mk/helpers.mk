@@ -11,6 +11,7 @@ $(ACC_FAULT_SHIM): tests/shims/libacc_fault.c
 # The pattern rule knows only a helper's .c file.
 $(BUILD)/helpers/acc_client $(BUILD)/helpers/acc_server: tests/helpers/acc_addr.h
 $(BUILD)/helpers/sleep_resume $(BUILD)/helpers/sleep_signal: tests/helpers/sleep_fail.h
+$(BUILD)/helpers/async_client $(BUILD)/helpers/async_waiter: tests/helpers/async_outcome.h
 
 # fault_setuid runs setuid root, where ld.so ignores LD_PRELOAD paths: it
 # is linked against the library instead, found through an absolute rpath

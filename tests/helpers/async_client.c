@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "async_outcome.h"
+
 #define WAIT_MS 1000
 #define BOUND_S 60
 
@@ -177,14 +179,8 @@ static void add(int ep, int fd, uint32_t events, uint64_t data)
 
 static int finish(int fd)
 {
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-		die("getsockopt");
-	if (err != 0) {
-		printf("error=%s\n", strerrorname_np(err));
+	if (connect_failed(fd))
 		return 1;
-	}
 	static const char request[] = "GET / HTTP/1.0\r\n\r\n";
 	if (write(fd, request, sizeof request - 1) != (ssize_t)sizeof request - 1) {
 		printf("write=%s\n", strerrorname_np(errno));

@@ -33,6 +33,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "async_outcome.h"
+
 #define BOUND_S 60
 
 static int ep, port;
@@ -99,14 +101,8 @@ static void *connector(void *arg)
 
 static int finish(int fd, uint32_t events)
 {
-	int err = 0;
-	socklen_t len = sizeof err;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
-		die("getsockopt");
-	if (err != 0) {
-		printf("error=%s\n", strerrorname_np(err));
+	if (connect_failed(fd))
 		return 1;
-	}
 	struct sockaddr_storage peer;
 	socklen_t plen = sizeof peer;
 	if (getpeername(fd, (struct sockaddr *)&peer, &plen) != 0) {

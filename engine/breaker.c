@@ -56,11 +56,12 @@ void bs_breaker_read(const struct bs_breaker *b, struct bs_breaker_view *out)
 
 bs_ns bs_breaker_cooldown(const struct bs_breaker_params *p, uint32_t opens)
 {
-	if (opens > BS_BREAKER_GROWTH_MAX)
-		opens = BS_BREAKER_GROWTH_MAX;
 	if (opens == 0)
 		opens = 1;
-	return p->cooldown > UINT64_MAX / opens ? UINT64_MAX : p->cooldown * opens;
+	if (p->cooldown_max == 0 && opens > BS_BREAKER_GROWTH_MAX)
+		opens = BS_BREAKER_GROWTH_MAX;
+	const bs_ns grown = p->cooldown > UINT64_MAX / opens ? UINT64_MAX : p->cooldown * opens;
+	return p->cooldown_max != 0 && grown > p->cooldown_max ? p->cooldown_max : grown;
 }
 
 enum bs_breaker_verdict bs_breaker_admit(struct bs_breaker *b, bs_ns now,

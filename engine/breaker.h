@@ -3,8 +3,8 @@
  * closed -> open: `threshold` consecutive failed attempts (an attempt
  *   that ended with an error the rule retries: the destination refused,
  *   timed out, was unreachable). The circuit stays open for a cooldown of
- *   breaker_cooldown * n (n: opens since the last close, at most
- *   BS_BREAKER_GROWTH_MAX), jittered uniformly in [half, all] of it, so
+ *   breaker_cooldown * n (n: opens since the last close), at most
+ *   breaker_cooldown_max, jittered uniformly in [half, all] of it, so
  *   breakers opened together in many processes do not probe together.
  * open -> half-open: the first caller after the cooldown becomes the one
  *   probe; nobody else touches the network until its verdict. A probe
@@ -28,7 +28,9 @@
 #include "engine/rng.h"
 #include "policy/policy.h"
 
-#define BS_BREAKER_GROWTH_MAX 10 /* the cooldown grows up to 10x (as Envoy's ejections) */
+/* Without breaker_cooldown_max, the cooldown grows up to 10x (as Envoy's
+ * ejections). */
+#define BS_BREAKER_GROWTH_MAX 10
 
 struct bs_breaker {
 	_Atomic uint64_t word;
@@ -37,6 +39,7 @@ struct bs_breaker {
 struct bs_breaker_params {
 	uint32_t threshold;  /* > 0 */
 	bs_ns cooldown;      /* the first open period, > 0 */
+	bs_ns cooldown_max;  /* the longest, >= cooldown; 0: BS_BREAKER_GROWTH_MAX x cooldown */
 };
 
 enum bs_breaker_state { BS_BREAKER_CLOSED, BS_BREAKER_OPEN, BS_BREAKER_HALF_OPEN };

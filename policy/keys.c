@@ -94,7 +94,9 @@ static const struct bs_key keys[] = {
 	{BS_SC_RULE, "breaker", BS_K_UINT, RULE(breaker), 0, 0, 1000, NULL, false,
 	 "consecutive failed attempts that open the circuit; 0: off", "0"},
 	{BS_SC_RULE, "breaker_cooldown", BS_K_DURATION, RULE(breaker_cooldown), 0, 1, 0, NULL, false,
-	 "first open period (jittered; x2, x3 ... up to x10 while probes fail)", "5s"},
+	 "first open period (jittered; x2, x3 ... while probes fail)", "5s"},
+	{BS_SC_RULE, "breaker_cooldown_max", BS_K_DURATION, RULE(breaker_cooldown_max), 0, 0, 0, NULL, false,
+	 "longest open period, however often probes fail; 0: 10 x breaker_cooldown", "0"},
 	{BS_SC_RULE, "on_open", BS_K_ENUM, RULE(on_open), 0, 0, 0, on_open_names, false,
 	 "circuit open: wait (within the deadline) for the half-open probe, or fail at once", "wait"},
 

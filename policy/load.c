@@ -63,25 +63,44 @@ static void inherit_from_connect(struct bs_policy *p)
 	}
 }
 
-/* max_delay must not be below base. The error names where the offending
- * value was set: max_delay's origin when set there, else base's. */
+/* A key's value (hi) must not be below another's (lo), both of section
+ * scope, rule r: max_delay and base, breaker_cooldown_max and
+ * breaker_cooldown. The error names where the offending value was set:
+ * hi's origin when set there, else lo's. */
+static int check_order(const struct bs_policy *p, enum bs_scope scope, size_t r,
+		       const char *hi_name, bs_ns hi, const char *lo_name, bs_ns lo,
+		       struct bs_error *err)
+{
+	if (hi >= lo)
+		return 0;
+	const struct bs_key *khi = bs_key_find(scope, hi_name, false);
+	const struct bs_key *klo = bs_key_find(scope, lo_name, false);
+	const struct bs_key *blame = bs_origin_get(p, khi, r) != BS_ORIGIN_DEFAULT ||
+					     (r > 0 && bs_origin_get(p, klo, r) == BS_ORIGIN_DEFAULT)
+				     ? khi : klo;
+	char where[BS_WHY_MAX], sec[BS_NAME_MAX + 16], vhi[32], vlo[32];
+	bs_origin_text(p, blame, r, where, sizeof where);
+	bs_section_text(p, scope, r, sec, sizeof sec);
+	bs_format_duration(vhi, sizeof vhi, hi);
+	bs_format_duration(vlo, sizeof vlo, lo);
+	return fail(err, "%s: %s %s (%s) is less than %s (%s); raise %s or lower %s",
+		    where, sec, hi_name, vhi, lo_name, vlo, hi_name, lo_name);
+}
+
 static int check_backoff(const struct bs_policy *p, enum bs_scope scope, size_t r,
 			 const struct bs_backoff_params *b, struct bs_error *err)
 {
-	if (b->max_delay >= b->base)
+	return check_order(p, scope, r, "max_delay", b->max_delay, "base", b->base, err);
+}
+
+/* breaker_cooldown_max 0 means "10 x breaker_cooldown", never too low. */
+static int check_cooldown(const struct bs_policy *p, size_t r, struct bs_error *err)
+{
+	const struct bs_rule *rule = &p->rules[r];
+	if (rule->breaker_cooldown_max == 0)
 		return 0;
-	const struct bs_key *kmax = bs_key_find(scope, "max_delay", false);
-	const struct bs_key *kbase = bs_key_find(scope, "base", false);
-	const struct bs_key *blame = bs_origin_get(p, kmax, r) != BS_ORIGIN_DEFAULT ||
-					     (r > 0 && bs_origin_get(p, kbase, r) == BS_ORIGIN_DEFAULT)
-				     ? kmax : kbase;
-	char where[BS_WHY_MAX], sec[BS_NAME_MAX + 16], vmax[32], vbase[32];
-	bs_origin_text(p, blame, r, where, sizeof where);
-	bs_section_text(p, scope, r, sec, sizeof sec);
-	bs_format_duration(vmax, sizeof vmax, b->max_delay);
-	bs_format_duration(vbase, sizeof vbase, b->base);
-	return fail(err, "%s: %s max_delay (%s) is less than base (%s); raise max_delay or lower base",
-		    where, sec, vmax, vbase);
+	return check_order(p, BS_SC_RULE, r, "breaker_cooldown_max", rule->breaker_cooldown_max,
+			   "breaker_cooldown", rule->breaker_cooldown, err);
 }
 
 /* share = machine needs somewhere to share: the state file. */
@@ -137,7 +156,8 @@ static int finalize(struct bs_policy *p, struct bs_error *err)
 		if (r > 0 && rule->n_match == 0)
 			return fail(err, "%s:%u: [dest \"%s\"] has no 'match' (add e.g. match = 10.0.0.0/8:5432)",
 				    p->origins->file, p->origins->rule_line[r], rule->name);
-		if (check_backoff(p, BS_SC_RULE, r, &rule->backoff, err) != 0)
+		if (check_backoff(p, BS_SC_RULE, r, &rule->backoff, err) != 0 ||
+		    check_cooldown(p, r, err) != 0)
 			return -1;
 		if (rule->max_conns > 0)
 			p->any_caps = true;

@@ -113,6 +113,7 @@ struct bs_rule {
 	bs_ns retry_budget_window;
 	uint32_t breaker;        /* consecutive failed attempts that open; 0: off */
 	bs_ns breaker_cooldown;  /* the first open period */
+	bs_ns breaker_cooldown_max; /* the longest; 0: BS_BREAKER_GROWTH_MAX x the first */
 	enum bs_on_open on_open;
 };
 

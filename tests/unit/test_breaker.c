@@ -90,6 +90,37 @@ START_TEST(failed_probe_reopens_longer)
 }
 END_TEST
 
+/* breaker_cooldown_max stops the growth: 1s, 2s, then 2.5s for good. */
+START_TEST(cooldown_max_caps_the_growth)
+{
+	const struct bs_breaker_params capped = { .threshold = 3, .cooldown = BS_SEC,
+						  .cooldown_max = 2500 * BS_MS };
+	ck_assert_uint_eq(bs_breaker_cooldown(&capped, 1), BS_SEC);
+	ck_assert_uint_eq(bs_breaker_cooldown(&capped, 2), 2 * BS_SEC);
+	for (uint32_t n = 3; n <= BS_BREAKER_GROWTH_MAX + 5; n++)
+		ck_assert_uint_eq(bs_breaker_cooldown(&capped, n), 2500 * BS_MS);
+	/* Above the default 10x growth, the operator's maximum wins. */
+	const struct bs_breaker_params roomy = { .threshold = 3, .cooldown = BS_SEC,
+						 .cooldown_max = 12 * BS_SEC };
+	ck_assert_uint_eq(bs_breaker_cooldown(&roomy, 11), 11 * BS_SEC);
+	ck_assert_uint_eq(bs_breaker_cooldown(&roomy, 15), 12 * BS_SEC);
+
+	struct bs_breaker b = {0};
+	struct bs_rng rng = rng_for_test();
+	bs_ns now = 0;
+	struct bs_breaker_view v;
+	for (int i = 0; i < 3; i++)
+		bs_breaker_failed(&b, &capped, now, ECONNREFUSED, &rng, &v);
+	for (uint32_t n = 2; n <= 6; n++) {
+		now = v.until;
+		ck_assert_int_eq(admit(&b, now), BS_BREAKER_PROBE);
+		ck_assert(bs_breaker_failed(&b, &capped, now, ECONNREFUSED, &rng, &v));
+		ck_assert_uint_le(v.until - now, bs_breaker_cooldown(&capped, n));
+		ck_assert_uint_ge(v.until - now, bs_breaker_cooldown(&capped, n) / 2);
+	}
+}
+END_TEST
+
 /* A probe whose process died never reports: once its bound passed, the
  * next caller probes instead. */
 START_TEST(lapsed_probe_is_replaced)
@@ -123,6 +154,7 @@ BS_SUITE(breaker_suite)
 	tcase_add_test(tc, opens_after_consecutive_failures);
 	tcase_add_test(tc, one_probe_then_close);
 	tcase_add_test(tc, failed_probe_reopens_longer);
+	tcase_add_test(tc, cooldown_max_caps_the_growth);
 	tcase_add_test(tc, lapsed_probe_is_replaced);
 	tcase_add_test(tc, late_failure_while_open_changes_nothing);
 	suite_add_tcase(s, tc);

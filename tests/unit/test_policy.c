@@ -214,7 +214,7 @@ static const struct {
 	 "policy.conf:7: unknown key 'atempts' in [connect] (did you mean 'attempts'?)"},
 	{"[connect]\nbogus = 1\n",
 	 "policy.conf:2: unknown key 'bogus' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
-	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover share retry_budget retry_budget_min retry_budget_window breaker breaker_cooldown on_open)"},
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover share retry_budget retry_budget_min retry_budget_window breaker breaker_cooldown breaker_cooldown_max on_open)"},
 	{"[conect]\n", "policy.conf:1: unknown section [conect] (did you mean [connect]?)"},
 	{"[frobnicate]\n",
 	 "policy.conf:1: unknown section [frobnicate] (sections are [global], [connect], [dest \"NAME\"], [accept], [sleep], [dns], [wrap \"SYMBOL\"])"},
@@ -257,6 +257,10 @@ static const struct {
 	 "policy.conf:3: [dest \"db\"] max_delay (10ms) is less than base (100ms); raise max_delay or lower base"},
 	{"[accept]\nbase = 2s\n",
 	 "policy.conf:2: [accept] max_delay (1s) is less than base (2s); raise max_delay or lower base"},
+	{"[connect]\nbreaker_cooldown_max = 1s\n",
+	 "policy.conf:2: [connect] breaker_cooldown_max (1s) is less than breaker_cooldown (5s); raise breaker_cooldown_max or lower breaker_cooldown"},
+	{"[connect]\nbreaker_cooldown_max = 6s\n[dest \"db\"]\nmatch = 1.2.3.4\nbreaker_cooldown = 7s\n",
+	 "policy.conf:5: [dest \"db\"] breaker_cooldown_max (6s) is less than breaker_cooldown (7s); raise breaker_cooldown_max or lower breaker_cooldown"},
 	{"[dest \"db\"]\nmax_conns = 3\n",
 	 "policy.conf:1: [dest \"db\"] has no 'match' (add e.g. match = 10.0.0.0/8:5432)"},
 	{"[dest \"a\"]\nmatch = ::1\n[dest \"b\"]\nmatch = ::1\n[dest \"a\"]\nmatch = ::2\n",
@@ -277,7 +281,7 @@ static const struct {
 	{"[connect]\nattempts\n", "policy.conf:2: expected 'key = value' or a [section] header"},
 	{"[connect]\nattempts: 3\n", "policy.conf:2: expected 'key = value' or a [section] header"},
 	{"[connect]\n= 3\n", "policy.conf:2: unknown key '' in [connect] (allowed: passthrough attempts base factor max_delay jitter "
-	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover share retry_budget retry_budget_min retry_budget_window breaker breaker_cooldown on_open)"},
+	 "attempt_timeout deadline retry_on nonblocking io_timeout max_conns cap_scope on_cap cap_wait failover share retry_budget retry_budget_min retry_budget_window breaker breaker_cooldown breaker_cooldown_max on_open)"},
 	{"[global]\nlog = relative.jsonl\n",
 	 "policy.conf:2: [global] log: bad log 'relative.jsonl' (use stderr, fd:N, syslog, off or an absolute file path)"},
 	{"[global]\nseed = -4\n", "policy.conf:2: [global] seed: bad number '-4' (allowed 0..18446744073709551615)"},

@@ -30,12 +30,11 @@ P
 # state file (fresh for each run), so the first failures open one circuit
 # for everybody, calls are held for its probes, and retries stay within
 # 20% of the calls (docs/shared-state.md).
-HERD_STATE=
+herd_state() { echo "$OUT/herd/machine.state"; }
 policy_herd_machine() {
-	HERD_STATE="$OUT/herd/machine.state"
 	policy herd_machine <<P
 [global]
-state = $HERD_STATE
+state = $(herd_state)
 [connect]
 attempts = 30
 base = 100ms
@@ -91,8 +90,8 @@ herd_section() {
 	header variant ok "listen at s" attempts "peak /10ms" "peak/clients" "peak after listen" "/clients" "success p50 s" p99 max
 	local v
 	for v in "${variants[@]}"; do
-		rm -rf "$OUT/herd/$v"
-		[ "$v" != machine ] || rm -f "$HERD_STATE"
+		rm -rf "$OUT/herd/$v" "$OUT/herd/$v.jsonl"
+		[ "$v" != machine ] || rm -f "$(herd_state)"
 		in_netns "$BS_TOP/tests/bench/herd_one.sh" "$OUT/herd/$v" "$BENCH_CLIENTS" \
 			"$BENCH_OPEN_MS" direct ${env[$v]} BACKSTOP_LOG="$OUT/herd/$v.jsonl"
 		row "$v" "$("$BS_TOP/tests/bench/herd_stats.py" "$OUT/herd/$v" "$BENCH_CLIENTS")"

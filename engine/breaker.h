@@ -34,6 +34,8 @@
 
 struct bs_breaker {
 	_Atomic uint64_t word;
+	/* Waits of held calls so far: the n-th is spaced by n (guard.c). */
+	_Atomic uint64_t holds;
 };
 
 struct bs_breaker_params {

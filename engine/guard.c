@@ -34,22 +34,31 @@ void bs_guard_call(const struct bs_guard *g, bs_ns now)
 		bs_budget_call(g->budget, &g->budget_params, now);
 }
 
+/* 2^64 / the golden ratio: the step of a Weyl sequence, whose every run
+ * of consecutive terms covers [0, 1) evenly. */
+#define GOLDEN_STEP UINT64_C(0x9e3779b97f4a7c15)
+
 /* How long a blocked call waits before asking again: past the end of the
- * cooldown (when the probe goes out) by a random part of the first
- * cooldown, so that the calls held during an outage come back spread
- * over that much time rather than all in the same instant; while a probe
- * is out, a random part of it. */
+ * cooldown (when the probe goes out) by a part of the first cooldown, so
+ * that the calls held during an outage come back spread over that much
+ * time rather than all in the same instant; while a probe is out, a part
+ * of it. The part is not drawn at random: the breaker's n-th wait takes
+ * the fraction n x golden ratio (mod 1), so the waits of a herd, in any
+ * number of processes, come back evenly spaced, without the clumps of
+ * independent draws that overflow a recovering server's accept backlog. */
 static bs_ns hold_delay(const struct bs_guard *g, const struct bs_breaker_view *v,
-			bs_ns now, struct bs_rng *rng)
+			bs_ns now)
 {
 	const bs_ns spread = g->breaker_params.cooldown;
 	const bs_ns until = v->state == BS_BREAKER_OPEN && v->until > now ? v->until - now : 0;
-	return until + 1 + bs_rng_below(rng, spread);
+	const uint64_t n = atomic_fetch_add_explicit(&g->breaker->holds, 1, memory_order_relaxed);
+	const uint64_t part = (uint64_t)(((unsigned __int128)(n * GOLDEN_STEP) * spread) >> 64);
+	return until + 1 + part;
 }
 
 enum bs_guard_verdict bs_guard_admit(const struct bs_guard *g, struct bs_log *log,
 				     bs_ns now, bs_ns probe_bound, bs_ns deadline_at,
-				     struct bs_rng *rng, bs_ns *delay, int *err)
+				     bs_ns *delay, int *err)
 {
 	if (g->breaker == NULL)
 		return BS_GUARD_GO;
@@ -69,7 +78,7 @@ enum bs_guard_verdict bs_guard_admit(const struct bs_guard *g, struct bs_log *lo
 	const bool probe_in_time = v.state == BS_BREAKER_HALF_OPEN || v.until < deadline_at;
 	if (!g->hold || !probe_in_time || now >= deadline_at)
 		return BS_GUARD_REFUSE;
-	const bs_ns wanted = hold_delay(g, &v, now, rng);
+	const bs_ns wanted = hold_delay(g, &v, now);
 	const bs_ns left = deadline_at - now;
 	*delay = wanted < left ? wanted : left - 1;
 	return *delay > 0 ? BS_GUARD_HOLD : BS_GUARD_REFUSE;

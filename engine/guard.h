@@ -43,7 +43,7 @@ void bs_guard_call(const struct bs_guard *g, bs_ns now);
  * known). */
 enum bs_guard_verdict bs_guard_admit(const struct bs_guard *g, struct bs_log *log,
 				     bs_ns now, bs_ns probe_bound, bs_ns deadline_at,
-				     struct bs_rng *rng, bs_ns *delay, int *err);
+				     bs_ns *delay, int *err);
 
 /* An attempt failed with an error that tells about the destination.
  * Returns true when that opened the circuit and calls fail while it is

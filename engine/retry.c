@@ -82,7 +82,7 @@ enum bs_retry_gate bs_retry_gate(struct bs_retry *r, bs_ns now, bs_ns *delay)
 	const bs_ns probe_bound = next_bound(r, now, &by_deadline);
 	int dest_err = 0;
 	switch (bs_guard_admit(g, r->call->log, now, probe_bound, r->deadline_at,
-			       r->call->rng, delay, &dest_err)) {
+			       delay, &dest_err)) {
 	case BS_GUARD_GO:
 		return BS_RETRY_GO;
 	case BS_GUARD_HOLD:

@@ -174,6 +174,36 @@ START_TEST(hold_never_passes_the_deadline)
 }
 END_TEST
 
+/* A herd held behind one probe comes back evenly spread over the first
+ * cooldown: 200 held calls, in 20 ms slices of the 1 s spread, never more
+ * than 5 to a slice (4 on average; independent random draws put 6 or more
+ * into the fullest nearly always). */
+START_TEST(held_calls_come_back_evenly_spread)
+{
+	static struct world w;
+	world_init(&w, true);
+	ck_assert_int_eq(call(&w, 3, 10 * BS_SEC), ECONNREFUSED);
+	struct bs_breaker_view v;
+	bs_breaker_read(&w.breaker, &v);
+	const bs_ns now = v.until; /* the probe goes out: the rest are held */
+	bs_ns delay;
+	int err;
+	ck_assert_int_eq(bs_guard_admit(&w.guard, NULL, now, 100 * BS_MS, now + 10 * BS_SEC,
+					&delay, &err), BS_GUARD_GO);
+	unsigned slices[50] = {0};
+	for (int i = 0; i < 200; i++) {
+		ck_assert_int_eq(bs_guard_admit(&w.guard, NULL, now, 100 * BS_MS,
+						now + 10 * BS_SEC, &delay, &err), BS_GUARD_HOLD);
+		ck_assert_int_eq(err, ECONNREFUSED);
+		ck_assert_uint_ge(delay, 1);
+		ck_assert_uint_le(delay, BS_SEC);
+		slices[(delay - 1) / (20 * BS_MS)]++;
+	}
+	for (int i = 0; i < 50; i++)
+		ck_assert_uint_le(slices[i], 5);
+}
+END_TEST
+
 START_TEST(budget_ends_the_call)
 {
 	static struct world w;
@@ -215,6 +245,7 @@ BS_SUITE(guard_suite)
 	tcase_add_test(tc, open_circuit_fails_fast_with_the_last_error);
 	tcase_add_test(tc, held_call_waits_for_the_probe);
 	tcase_add_test(tc, hold_never_passes_the_deadline);
+	tcase_add_test(tc, held_calls_come_back_evenly_spread);
 	tcase_add_test(tc, budget_ends_the_call);
 	tcase_add_test(tc, not_retryable_errors_do_not_open);
 	suite_add_tcase(s, tc);

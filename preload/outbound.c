@@ -279,8 +279,7 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 			     sa->sa_family != AF_UNIX && !bs_rule_guarded(rule), 1)) {
 		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
 		if (w != NULL) {
-			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
-			premade = watched_outcome(fd, err, w);
+			premade = watched_connect(w, fd, sa, len);
 			if (__builtin_expect(premade == 0, 1)) {
 				bs_sleep_note_connect(0);
 				return 0;

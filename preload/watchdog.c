@@ -139,8 +139,9 @@ static uint32_t settle(struct bs_watch *s)
 	return v;
 }
 
-/* Thread exit (pthread key destructor): a connect cancelled while watched
- * leaves its slot armed; disarm it, then give the slot back. */
+/* Thread exit (pthread key destructor): give the slot back, disarmed. A
+ * cancelled watched connect disarmed it already (bs_attempt_cancelled);
+ * one left by a longjmp out of a signal handler is still armed. */
 static void slot_release(void *arg)
 {
 	struct bs_watch *s = arg;

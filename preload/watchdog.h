@@ -73,6 +73,12 @@ static inline struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end)
 	return w;
 }
 
+/* The descriptor a slot watches (or watched last). */
+static inline int bs_watch_fd(struct bs_watch *w)
+{
+	return atomic_load_explicit(&w->fd, memory_order_relaxed);
+}
+
 /* The watched connect returned. true: the watchdog aborted it (its
  * socket was shut down and must be dissolved with connect(AF_UNSPEC));
  * *program_timeout then holds the SO_SNDTIMEO to put back. false: the

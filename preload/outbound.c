@@ -156,7 +156,7 @@ static void restore_timeout(struct outbound *o)
 
 /* A thread cancelled inside connect leaves nothing behind: the slot it
  * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
- * back. (The pause's timerfd has its own handler; a SIGCONT held for an
+ * back. (The pause has its own handler; a SIGCONT held for an
  * attempt stays blocked in a thread that is ending anyway.) */
 static void cancelled(void *arg)
 {

@@ -157,7 +157,7 @@ clean:
 # parts). CK_RUN_SUITE / CK_RUN_CASE (Check's own variables) select a part.
 # umask 022: tests write policy files, and a privileged run (root) refuses
 # a group- or world-writable one.
-CHECK_PREREQS := all $(TESTS) $(HELPERS) $(ACC_FAULT_SHIM) bench-progs $(FUZZ_BINS)
+CHECK_PREREQS := all $(TESTS) $(HELPERS) $(ACC_FAULT_SHIM) $(PAUSEFD_SHIM) bench-progs $(FUZZ_BINS)
 check-run: $(CHECK_PREREQS)
 	umask 022 && $(TEST_ENV) $(TESTS)
 

@@ -8,6 +8,14 @@ $(ACC_FAULT_SHIM): tests/shims/libacc_fault.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) -fPIC -shared -o $@ $< -ldl
 
+# The pause's double-close shim (tests/shims/libfault_pausefd.c),
+# preloaded beside the library by tests/integration/test_fault_pause.sh.
+PAUSEFD_SHIM := $(BUILD)/helpers/libfault_pausefd.so
+
+$(PAUSEFD_SHIM): tests/shims/libfault_pausefd.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 # The pattern rule knows only a helper's .c file.
 $(BUILD)/helpers/acc_client $(BUILD)/helpers/acc_server: tests/helpers/acc_addr.h
 $(BUILD)/helpers/sleep_resume $(BUILD)/helpers/sleep_signal: tests/helpers/sleep_fail.h

@@ -97,6 +97,18 @@ int bs_attempt_aborted(int fd, int err, const struct timeval *own)
 	return interrupted ? EINTR : ETIMEDOUT;
 }
 
+/* A thread cancelled in a watched connect: the attempt ends there, so
+ * its slot is disarmed now, as on a return. Left armed until the thread
+ * exits (after the program's own cleanup handlers), it let the watchdog
+ * shut down a socket that reused the number meanwhile. An attempt the
+ * watchdog claimed first is settled as on a return. */
+void bs_attempt_cancelled(void *w)
+{
+	int saved = errno;
+	watched_outcome(bs_watch_fd(w), 0, w);
+	errno = saved;
+}
+
 /* One blocking attempt within `bound` (from o->clock): 0 or the raw errno;
  * EINPROGRESS (EAGAIN, unix) when the socket timeout ended it, ETIMEDOUT
  * (dissolved) when the watchdog did. Watched, the program's SO_SNDTIMEO
@@ -108,8 +120,7 @@ static int connect_attempt(struct outbound *o, bs_ns bound)
 	if (o->sa->sa_family == AF_UNIX ||
 	    (w = bs_watch_begin(o->fd, o->clock, o->clock + bound)) == NULL)
 		return connect_bounded(o, bound);
-	int err = BS_REAL(connect)(o->fd, o->sa, o->len) == 0 ? 0 : errno;
-	return watched_outcome(o->fd, err, w);
+	return watched_connect(w, o->fd, o->sa, o->len);
 }
 
 /* A blocking attempt's outcome: the bound expiring is ETIMEDOUT. */

@@ -156,7 +156,7 @@ static void restore_timeout(struct outbound *o)
 
 /* A thread cancelled inside connect leaves nothing behind: the slot it
  * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
- * back. (The pause's timerfd has its own handler; a SIGCONT held for an
+ * back. (The pause has its own handler; a SIGCONT held for an
  * attempt stays blocked in a thread that is ending anyway.) */
 static void cancelled(void *arg)
 {
@@ -279,8 +279,7 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 			     sa->sa_family != AF_UNIX && !bs_rule_guarded(rule), 1)) {
 		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
 		if (w != NULL) {
-			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
-			premade = watched_outcome(fd, err, w);
+			premade = watched_connect(w, fd, sa, len);
 			if (__builtin_expect(premade == 0, 1)) {
 				bs_sleep_note_connect(0);
 				return 0;

@@ -4,7 +4,9 @@
 #ifndef BS_OUTCALL_H
 #define BS_OUTCALL_H
 
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -100,6 +102,23 @@ watched_outcome(int fd, int err, struct bs_watch *w)
 	if (__builtin_expect(!bs_watch_end(w, &own), 1))
 		return err;
 	return bs_attempt_aborted(fd, err, &own);
+}
+
+/* A thread cancelled in a watched connect (see outattempt.c). */
+void bs_attempt_cancelled(void *w);
+
+/* One watched connect attempt: 0 or the errno, as watched_outcome says.
+ * connect is a cancellation point: a thread cancelled in it disarms its
+ * slot on the way out (-fexceptions makes this a cleanup attribute that
+ * costs nothing unless the unwinder runs it). */
+static inline __attribute__((always_inline)) int
+watched_connect(struct bs_watch *w, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	int err;
+	pthread_cleanup_push(bs_attempt_cancelled, w);
+	err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
+	pthread_cleanup_pop(0);
+	return watched_outcome(fd, err, w);
 }
 
 /* The first attempt, made before the program's O_NONBLOCK is known (see

@@ -95,7 +95,8 @@ static inline struct timespec bs_timespec(bs_ns ns)
 
 /* The pause between retries, for bs_retry_io (any ctx): 0, or EINTR when
  * a handler without SA_RESTART interrupted it. Implemented in
- * preload/pause.c, which documents why it is a timerfd read. */
+ * preload/pause.c, which documents why it is a futex wait with no
+ * timeout that the watchdog ends. */
 int bs_pause_io(void *ctx, bs_ns delay);
 
 /* How this thread's latest managed connect ended (0 or the errno the

@@ -139,8 +139,9 @@ static uint32_t settle(struct bs_watch *s)
 	return v;
 }
 
-/* Thread exit (pthread key destructor): a connect cancelled while watched
- * leaves its slot armed; disarm it, then give the slot back. */
+/* Thread exit (pthread key destructor): give the slot back, disarmed. A
+ * cancelled watched connect disarmed it already (bs_attempt_cancelled);
+ * one left by a longjmp out of a signal handler is still armed. */
 static void slot_release(void *arg)
 {
 	struct bs_watch *s = arg;
@@ -228,11 +229,28 @@ bool bs_watch_settle(struct bs_watch *w, struct timeval *program_timeout)
 	return true;
 }
 
+/* A futex wait with no timeout ends with ERESTARTSYS on a signal, which
+ * the kernel turns into a restart or EINTR by the handler's SA_RESTART (a
+ * timeout would make it EINTR always). The thread is cancellable only for
+ * the wait, asynchronously, as glibc makes its own blocking calls: the
+ * unwinder then starts in this frame, which has no cleanup of its own, so
+ * the caller's runs (it needs a call site, not an instruction, to run). */
+__attribute__((noinline)) int bs_watch_wait(struct bs_watch *w)
+{
+	int type, err = 0;
+	pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
+	while (err == 0 && atomic_load(&w->verdict) == PENDING)
+		if (futex(&w->verdict, FUTEX_WAIT_PRIVATE, PENDING, NULL) == -EINTR)
+			err = EINTR;
+	pthread_setcanceltype(type, NULL);
+	return err;
+}
+
 /* ---- the watchdog's side ------------------------------------------------- */
 
 /* Abort the claimed attempt of s if its socket is still connecting; a
  * socket in any other state (the connect just finished, or the number
- * now names something else) is left alone. */
+ * now names something else) is left alone, and a pause (no socket) ends. */
 static void abort_attempt(struct bs_watch *s)
 {
 	long fd = atomic_load(&s->fd);
@@ -241,7 +259,7 @@ static void abort_attempt(struct bs_watch *s)
 	socklen_t len = sizeof ti;
 	socklen_t tl = sizeof s->program_timeout;
 	const struct timeval shortest = { 0, 1 };
-	if (sys6(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, (long)&ti, (long)&len, 0) == 0 &&
+	if (fd >= 0 && sys6(SYS_getsockopt, fd, IPPROTO_TCP, TCP_INFO, (long)&ti, (long)&len, 0) == 0 &&
 	    (ti.tcpi_state == TCP_SYN_SENT || ti.tcpi_state == TCP_SYN_RECV) &&
 	    sys6(SYS_getsockopt, fd, SOL_SOCKET, SO_SNDTIMEO, (long)&s->program_timeout,
 		 (long)&tl, 0) == 0 &&

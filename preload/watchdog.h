@@ -10,7 +10,10 @@
  * another connect. It also sets the socket's SO_SNDTIMEO to the shortest
  * value first, so that a connect the kernel restarts after an SA_RESTART
  * handler (a fresh attempt, since the socket is closed) cannot outlive
- * the bound; the caller puts the program's value back. */
+ * the bound; the caller puts the program's value back.
+ *
+ * A slot armed with no socket (fd -1) is a pause (preload/pause.c): the
+ * watchdog only wakes its thread at the end (bs_watch_wait). */
 #ifndef BS_WATCHDOG_H
 #define BS_WATCHDOG_H
 
@@ -48,6 +51,14 @@ struct bs_watch *bs_watch_begin_slow(int fd, bs_ns now, bs_ns end);
 void bs_watch_kick(void);
 bool bs_watch_settle(struct bs_watch *w, struct timeval *program_timeout);
 
+/* Wait, with no timeout, until the watchdog has ended w, armed with no
+ * socket: 0, or EINTR when a signal handler installed without SA_RESTART
+ * interrupted the wait (the kernel restarts it after one with SA_RESTART,
+ * as it does a blocking read). A cancellation point: a cancelled thread
+ * unwinds from inside it, so the caller's cleanup handler must disarm w.
+ * The caller ends the watch with bs_watch_end either way. */
+int bs_watch_wait(struct bs_watch *w);
+
 /* Watch a connect on fd begun at `now` that must end by `end`
  * (CLOCK_MONOTONIC ns). NULL when no watch can be had: nested in a signal
  * handler that interrupted a watched connect of this thread, no thread
@@ -71,6 +82,12 @@ static inline struct bs_watch *bs_watch_begin(int fd, bs_ns now, bs_ns end)
 	if (__builtin_expect(end < atomic_load(&bs_watch_wake_at), 0))
 		bs_watch_kick();
 	return w;
+}
+
+/* The descriptor a slot watches (or watched last). */
+static inline int bs_watch_fd(struct bs_watch *w)
+{
+	return atomic_load_explicit(&w->fd, memory_order_relaxed);
 }
 
 /* The watched connect returned. true: the watchdog aborted it (its

@@ -1,14 +1,16 @@
 /* A server that starts listening only when told, for "the server comes
  * up while the client is already retrying".
  *
- *   conn_late_server -r READY -c CONTROL [-u PATH] [-n ACCEPTS]
+ *   conn_late_server -r READY -c CONTROL [-u PATH] [-n ACCEPTS] [-l LISTENING]
  *
  * TCP (default): binds 127.0.0.1:0 at once (so connects are refused, not
  * sent elsewhere) and writes the port to the READY fifo. Unix (-u): writes
  * "ready" and creates nothing yet. Then it obeys lines read from the
  * CONTROL fifo: "bind" (unix: create the socket file, still refusing),
  * "listen" (accept ACCEPTS connections, default 1, answer each with a
- * tiny HTTP response, close it). Prints "accepted N" when done. */
+ * tiny HTTP response, close it). Prints "accepted N" when done. With -l,
+ * writes "listening" to the LISTENING fifo once listen() returned: a test
+ * whose client must find the server up awaits that line first. */
 #include <arpa/inet.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -32,12 +34,14 @@ static void tell(const char *fifo, const char *text)
 		die(fifo);
 }
 
-static void serve(int fd, int accepts)
+static void serve(int fd, int accepts, const char *listening)
 {
 	static const char reply[] =
 		"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
 	if (listen(fd, 64) != 0)
 		die("listen");
+	if (listening != NULL)
+		tell(listening, "listening");
 	int n = 0;
 	for (; n < accepts; n++) {
 		int c = accept(fd, NULL, NULL);
@@ -55,19 +59,20 @@ static void serve(int fd, int accepts)
 
 int main(int argc, char **argv)
 {
-	const char *ready = NULL, *control = NULL, *path = NULL;
+	const char *ready = NULL, *control = NULL, *path = NULL, *listening = NULL;
 	int accepts = 1, opt;
-	while ((opt = getopt(argc, argv, "r:c:u:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "r:c:u:n:l:")) != -1) {
 		switch (opt) {
 		case 'r': ready = optarg; break;
 		case 'c': control = optarg; break;
 		case 'u': path = optarg; break;
 		case 'n': accepts = atoi(optarg); break;
+		case 'l': listening = optarg; break;
 		default: return 2;
 		}
 	}
 	if (ready == NULL || control == NULL) {
-		fprintf(stderr, "usage: conn_late_server -r READY -c CONTROL [-u PATH] [-n N]\n");
+		fprintf(stderr, "usage: conn_late_server -r READY -c CONTROL [-u PATH] [-n N] [-l LISTENING]\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -98,7 +103,7 @@ int main(int argc, char **argv)
 		    bind(fd, (struct sockaddr *)&un, sizeof un) != 0)
 			die("bind");
 		if (strcmp(line, "listen\n") == 0) {
-			serve(fd, accepts);
+			serve(fd, accepts, listening);
 			return 0;
 		}
 	}

@@ -5,12 +5,15 @@
 # does not list it.
 . "$BS_TOP/tests/integration/lib.sh"
 
-ready=$(ready_fifo server)
+# Listening before any client (connected_twice's first connect must
+# succeed at once, unretried).
+ready=$(ready_fifo server) listening=$(ready_fifo listening)
 mkfifo "$BS_TMP/ctl"
-"$BS_HELPERS/conn_late_server" -r "$ready" -c "$BS_TMP/ctl" -n 1 >/dev/null &
+"$BS_HELPERS/conn_late_server" -r "$ready" -c "$BS_TMP/ctl" -n 1 -l "$listening" >/dev/null &
 PORT=$(await_ready "$ready")
 exec 6>"$BS_TMP/ctl"
 echo listen >&6
+await_ready "$listening" >/dev/null
 
 run() { # NAME EXPECTED_ERRNO [ENV...] -- CLIENT_ARGS...
 	local name=$1 want=$2 log="$BS_TMP/$1.jsonl"

@@ -4,13 +4,16 @@
 # flag and SO_SNDTIMEO, and writes no connect line.
 . "$BS_TOP/tests/integration/lib.sh"
 
-ready=$(ready_fifo server)
+# The clients start once the server listens: a refused first try would
+# be retried, and logged.
+ready=$(ready_fifo server) listening=$(ready_fifo listening)
 mkfifo "$BS_TMP/ctl"
-"$BS_HELPERS/conn_late_server" -r "$ready" -c "$BS_TMP/ctl" -n 3 >"$BS_TMP/server.out" &
+"$BS_HELPERS/conn_late_server" -r "$ready" -c "$BS_TMP/ctl" -n 3 -l "$listening" >"$BS_TMP/server.out" &
 server=$!
 PORT=$(await_ready "$ready")
 exec 6>"$BS_TMP/ctl"
 echo listen >&6
+await_ready "$listening" >/dev/null
 
 log="$BS_TMP/log.jsonl"
 client() {

@@ -29,12 +29,14 @@ await_ready "$ready" >/dev/null
 # build: see below): listening at once.
 accepts=2
 [ -z "${BS_SANITIZE:-}" ] || accepts=1
-ready=$(ready_fifo http)
+ready=$(ready_fifo http) listening=$(ready_fifo http-listening)
 mkfifo http.ctl
-ip netns exec "$ns" "$BS_HELPERS/conn_late_server" -r "$ready" -c http.ctl -n "$accepts" >http.out &
+ip netns exec "$ns" "$BS_HELPERS/conn_late_server" -r "$ready" -c http.ctl -n "$accepts" \
+	-l "$listening" >http.out &
 SERVER=$!
 PORT=$(await_ready "$ready")
 echo listen >http.ctl
+await_ready "$listening" >/dev/null
 
 plain() { # CMD...: in the namespace, without backstop
 	netns_etc_exec "$ns" "$BS_TMP/etc" "$@"

@@ -37,3 +37,18 @@ run() {
 # the attempt) on a listener whose queue is full (it never answers).
 run pause "$REFUSED" 10s
 run attempt "$FULL" 0
+
+# Cancelled in a watched attempt (tests/helpers/fault_cancel_watch.c): the
+# attempt's watchdog slot is disarmed on the way out, not at the thread's
+# exit. Its socket's number, closed by the program's cleanup handler and
+# reused by a connecting socket, used to be shut down by the watchdog at
+# the cancelled attempt's end. In a namespace that drops SYNs: every
+# connect there hangs until the watchdog ends it.
+ns=$(netns_blackhole cancel 9)
+timeout 60 ip netns exec "$ns" env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$BS_TMP/watch.jsonl" \
+	BACKSTOP_CONNECT_ATTEMPTS=1 BACKSTOP_CONNECT_ATTEMPT_TIMEOUT=3s BACKSTOP_CONNECT_DEADLINE=30s \
+	"$BS_HELPERS/fault_cancel_watch" 9 >watch.out || fail "fault_cancel_watch failed: $(cat watch.out)"
+cat watch.out
+assert_grep '^reused=[0-9]+ state=syn_sent sndtimeo=0\.000000$' watch.out \
+	"the reused number's socket after the cancelled attempt's end"
+assert_grep '^own connect errno=ETIMEDOUT$' watch.out "the later watched connect (bounded by the watchdog)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The backoff pause between attempts (issue 10, defects 1 and 2), with a
-# python3 client against a refused port.
+# The backoff pause between attempts (issue 10, defects 1 and 2; and a
+# double close in the program), with a python3 client against a refused
+# port.
 #  1. A delay of 0 (base = 0, or full jitter drawing 0 from base = 1ns) is
 #     no pause: it used to arm the timerfd with a zero value, which disarms
 #     it, and connect blocked forever, past its deadline.
@@ -45,4 +46,20 @@ out=$(timeout 30 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" \
 assert_eq "$out" "error 111" "an interrupted pause: what connect returned"
 assert_eq "$(count_lines '"event":"connect.retry"' "$log")" 1 "connect.retry lines before the alarm"
 assert_grep '"event":"connect.giveup".*"errno":"ECONNREFUSED".*"reason":"interrupted"' "$log" "give-up reason"
+assert_log_valid "$log"
+
+# 3. A double close in the program (tests/shims/libfault_pausefd.c): the
+#    number of the pause's timerfd is closed once the timer is armed and
+#    taken by a pipe nobody writes to. The pause read that number and
+#    blocked for good, past the deadline (and closed the pipe after). Now
+#    the pause holds no descriptor the program can close: the watchdog
+#    ends it. The bound on the run only guards against that hang.
+log="$BS_TMP/pausefd.jsonl"
+out=$(timeout 30 env LD_PRELOAD="$BS_PRELOAD:$BS_HELPERS/libfault_pausefd.so" BACKSTOP_LOG="$log" \
+	BACKSTOP_CONNECT_BASE=50ms BACKSTOP_CONNECT_ATTEMPTS=3 BACKSTOP_CONNECT_DEADLINE=10s \
+	python3 -c "$client" "$PORT" 2>pausefd.err) || fail "a pause outlived its deadline: $(cat pausefd.err)"
+assert_eq "$out" "error 111" "pauses next to a double close: what connect returned"
+assert_eq "$(count_lines '"event":"connect.retry"' "$log")" 2 "pauses next to a double close: connect.retry lines"
+assert_grep '"event":"connect.giveup".*"errno":"ECONNREFUSED".*"reason":"attempts"' "$log" \
+	"pauses next to a double close: give-up"
 assert_log_valid "$log"

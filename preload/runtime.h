@@ -72,7 +72,22 @@ bool bs_shared_child(void);
  * per thread, not per connect. (A page found readable and unmapped since
  * would still be read: only a dangling pointer into memory the program
  * itself unmapped gets there.) */
-bool bs_readable(const void *p, size_t len);
+#define BS_PROBE_MAX 256 /* longer addresses are the kernel's to refuse (EINVAL) */
+#define BS_PAGE_OF(a) ((a) & ~(uintptr_t)4095)
+extern __thread uintptr_t bs_readable_page __attribute__((tls_model("initial-exec")));
+bool bs_readable_probe(const void *p, size_t len);
+/* Whether [p, p+len) lies in the page this thread last found readable
+ * (0 until one was, and page 0 never is): bs_readable without a call. */
+static inline bool bs_readable_known(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, page = BS_PAGE_OF(a);
+	return page == bs_readable_page && page != 0 && len - 1 < BS_PROBE_MAX &&
+	       BS_PAGE_OF(a + len - 1) == page;
+}
+static inline bool bs_readable(const void *p, size_t len)
+{
+	return __builtin_expect(bs_readable_known(p, len), 1) || bs_readable_probe(p, len);
+}
 
 /* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
  * thread ordinal when a seed is set, else from the kernel). */

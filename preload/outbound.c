@@ -251,14 +251,63 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	return err != 0 ? -1 : 0;
 }
 
-/* The first attempt's end, as connect_managed computes it without a cap
+/* The first attempt's bound, as connect_managed computes it without a cap
  * wait. No overflow: durations are at most 1000h (policy/values.c). */
-static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
+static bs_ns first_bound(const struct bs_rule *rule)
 {
 	bs_ns bound = rule->deadline;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	return start + bound;
+	return bound;
+}
+
+/* Whether a connect under rule may make its first attempt before any
+ * per-call state exists: a watched TCP connect with no cap, io_timeout,
+ * budget or breaker (anything else goes on from its result). */
+static bool plain_rule(const struct bs_rule *rule)
+{
+	return !rule->passthrough && rule->max_conns == 0 && rule->io_timeout == 0 &&
+	       !bs_rule_guarded(rule);
+}
+
+bs_ns bs_outbound_plain_bound(const struct bs_policy *policy)
+{
+	if (policy->n_rules != 1 || policy->names != NULL || !plain_rule(&policy->rules[0]))
+		return 0;
+	return first_bound(&policy->rules[0]);
+}
+
+/* The first attempt of a plain connect (see plain_rule), watched: its
+ * result (0 or the errno), or -1 when no watch could be had and nothing
+ * was tried. errno is untouched when it succeeds. */
+static inline __attribute__((always_inline)) int
+plain_first(int fd, const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns bound)
+{
+	struct bs_watch *w = bs_watch_begin(fd, start, start + bound);
+	if (w == NULL)
+		return -1;
+	int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
+	return watched_outcome(fd, err, w);
+}
+
+/* Any connect but the plain one under a policy of one rule: the rule for
+ * sa, then as bs_outbound_connect. premade: the first result, or -1. */
+static __attribute__((noinline)) int
+connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
+		bs_ns start, int entry_errno, int premade)
+{
+	struct bs_resolved resolved;
+	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
+	if (rule == NULL || rule->passthrough)
+		return BS_REAL(connect)(fd, sa, len);
+	if (premade < 0 && plain_rule(rule) && sa->sa_family != AF_UNIX) {
+		premade = plain_first(fd, sa, len, start, first_bound(rule));
+		if (__builtin_expect(premade == 0, 1)) {
+			bs_sleep_note_connect(0);
+			return 0;
+		}
+	}
+	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
 }
 
 int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
@@ -266,27 +315,18 @@ int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa
 {
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
-	struct bs_resolved resolved;
-	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
-	if (rule == NULL || rule->passthrough)
-		return BS_REAL(connect)(fd, sa, len);
-
-	/* The common case, with no per-call state: a watched TCP connect with
-	 * no cap, io_timeout, budget or breaker that succeeds (errno untouched: nothing here
-	 * writes it). Anything else goes on from its result. */
-	int premade = -1;
-	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
-			     sa->sa_family != AF_UNIX && !bs_rule_guarded(rule), 1)) {
-		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
-		if (w != NULL) {
-			int err = BS_REAL(connect)(fd, sa, len) == 0 ? 0 : errno;
-			premade = watched_outcome(fd, err, w);
-			if (__builtin_expect(premade == 0, 1)) {
-				bs_sleep_note_connect(0);
-				return 0;
-			}
+	/* The common case, with no rule lookup and no per-call state: the one
+	 * rule of the policy is plain and the connect succeeds (errno
+	 * untouched: nothing here writes it). Anything else goes on from its
+	 * result. */
+	const bs_ns bound = rt->plain_bound;
+	if (__builtin_expect(bound != 0 && sa->sa_family != AF_UNIX, 1)) {
+		int premade = plain_first(fd, sa, len, start, bound);
+		if (__builtin_expect(premade == 0, 1)) {
+			bs_sleep_note_connect(0);
+			return 0;
 		}
+		return connect_by_rule(rt, fd, sa, len, start, entry_errno, premade);
 	}
-	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
+	return connect_by_rule(rt, fd, sa, len, start, entry_errno, -1);
 }
-

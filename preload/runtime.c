@@ -21,6 +21,7 @@
 
 #include "preload/fdtrack.h"
 #include "engine/shm.h"
+#include "preload/outbound.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
 #include "preload/wrap.h"
@@ -284,6 +285,7 @@ static void initialise(void)
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
 	open_guards();
+	state.plain_bound = bs_outbound_plain_bound(state.policy);
 	seed_base = state.policy->global.seed;
 	owner_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(before_fork, in_parent, in_child);

@@ -25,6 +25,10 @@ struct bs_runtime {
 	struct bs_guard_table *guards;
 	struct bs_guard_table *machine_guards;
 	struct bs_mcap_table *machine_caps; /* max_conns of share = machine rules */
+	/* The first attempt's bound when the policy is one rule with no cap,
+	 * io_timeout, budget, breaker or rule by name (the built-in default):
+	 * a connect then needs no rule lookup. 0 otherwise. */
+	bs_ns plain_bound;
 };
 
 /* The table a rule's budget and breaker live in, and its name for the

@@ -163,18 +163,18 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 
 /* A key already present, below its limit, nobody queued: one CAS, no
  * lock (see the top of this file). false: take the locked path. */
-static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_request *req,
-			     struct bs_cap_outcome *out)
+static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_key *key,
+			     uint32_t limit, struct bs_cap_outcome *out)
 {
-	for (uint32_t i = bs_caps_key_hash(&req->key), n = 0; n <= caps->mask; i++, n++) {
+	for (uint32_t i = bs_caps_key_hash(key), n = 0; n <= caps->mask; i++, n++) {
 		struct cap_entry *e = &caps->cells[i & caps->mask];
 		uint32_t gen = atomic_load(&e->gen);
 		int state = atomic_load(&e->state);
 		if (state == CELL_EMPTY || (gen & 1))
 			return false;
-		if (state != CELL_LIVE || !bs_caps_same_key(e, &req->key))
+		if (state != CELL_LIVE || !bs_caps_same_key(e, key))
 			continue;
-		uint32_t in_use = atomic_load(&e->queued) == 0 ? bs_caps_take(e, req->limit) : 0;
+		uint32_t in_use = atomic_load(&e->queued) == 0 ? bs_caps_take(e, limit) : 0;
 		const uint32_t slot = (uint32_t)(e - caps->cells);
 		if (in_use != 0 && atomic_load(&e->gen) != gen) {
 			bs_cap_release(caps, slot); /* the cell changed hands */
@@ -187,12 +187,18 @@ static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_request *
 	return false;
 }
 
+uint32_t bs_cap_try(struct bs_caps *caps, const struct bs_cap_key *key, uint32_t limit)
+{
+	struct bs_cap_outcome out;
+	return acquire_unlocked(caps, key, limit, &out) ? out.slot : BS_CAP_NONE;
+}
+
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out)
 {
 	bool reclaimed = req->reclaim == NULL;
-	if (acquire_unlocked(caps, req, out))
+	if (acquire_unlocked(caps, &req->key, req->limit, out))
 		return BS_CAP_ACQUIRED;
 	*out = (struct bs_cap_outcome){ .slot = BS_CAP_NONE };
 

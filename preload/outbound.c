@@ -34,6 +34,7 @@
 
 #include "engine/connect_retry.h"
 #include "preload/async.h"
+#include "preload/destmemo.h"
 #include "preload/outcall.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
@@ -58,7 +59,8 @@ static bool may_wait(void *ctx)
 static int acquire_slot(struct outbound *o, bs_ns start, bs_ns deadline_at, bool *waited)
 {
 	*waited = false;
-	if (o->rule->max_conns == 0 || !is_stream(o))
+	/* Taken before the first attempt (connect_capped), or no cap. */
+	if (o->slot != BS_CAP_NONE || o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
 	if (o->rule->nonblocking == BS_NB_ASYNC && nonblocking(o)) {
 		/* Queued without blocking: the connect is pending (async.c). */
@@ -212,11 +214,12 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	return err;
 }
 
-/* All but bs_outbound_connect's fast path; premade: the first result, or -1. */
+/* All but bs_outbound_connect's fast paths; premade: the first result, or
+ * -1; slot: the cap slot taken for it (a stream socket's), or BS_CAP_NONE. */
 static __attribute__((noinline)) int
 connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	     const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
-	     bs_ns start, int entry_errno, int premade)
+	     bs_ns start, int entry_errno, int premade, uint32_t slot)
 {
 	struct outbound o; /* field by field: dest is large and needs no zeroing */
 	o.rt = rt;
@@ -226,14 +229,14 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	o.len = len;
 	o.resolved = resolved;
 	o.nonblocking = -1;
-	o.stream = -1;
+	o.stream = slot != BS_CAP_NONE ? 1 : -1;
 	o.passed = false;
 	o.async = false;
 	o.timeout_replaced = false;
 	o.timeout_known = false;
 	o.premade = premade;
 	o.replay = false;
-	o.slot = BS_CAP_NONE;
+	o.slot = slot;
 	o.dest[0] = '\0';
 
 	int err;
@@ -290,24 +293,75 @@ plain_first(int fd, const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns
 	return watched_outcome(fd, err, w);
 }
 
+/* A cancelled first attempt gives its slot back (see cancelled()). */
+static void abandon_slot(void *slot)
+{
+	bs_outcap_abandon(*(uint32_t *)slot);
+}
+
+/* A capped connect whose slot can be had at once, without the lock: the
+ * slot first (only a stream socket takes one), then the first attempt as
+ * a plain connect's, and on success the socket keeps the slot. Anything
+ * else (no slot at once, the attempt did not succeed) goes on in
+ * connect_slow, with the slot if one was taken. */
+static int connect_capped(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+			  const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
+			  const struct bs_cap_key *key, bs_ns start, int entry_errno)
+{
+	int type = 0;
+	socklen_t tl = sizeof type;
+	uint32_t slot = BS_CAP_NONE;
+	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM)
+		slot = bs_outcap_try(rt, rule, key);
+	if (slot == BS_CAP_NONE)
+		return connect_slow(rt, rule, fd, sa, len, resolved, start, entry_errno, -1,
+				    BS_CAP_NONE);
+	int premade;
+	/* connect is a cancellation point: a -fexceptions cleanup, nothing on
+	 * the way through. */
+	pthread_cleanup_push(abandon_slot, &slot);
+	premade = plain_first(fd, sa, len, start, first_bound(rule));
+	pthread_cleanup_pop(0);
+	if (__builtin_expect(premade == 0, 1)) {
+		bs_outcap_commit(fd, slot);
+		bs_sleep_note_connect(0);
+		return 0;
+	}
+	return connect_slow(rt, rule, fd, sa, len, resolved, start, entry_errno, premade, slot);
+}
+
 /* Any connect but the plain one under a policy of one rule: the rule for
- * sa, then as bs_outbound_connect. premade: the first result, or -1. */
+ * sa (remembered per thread, destmemo.h, without rules by name), then as
+ * bs_outbound_connect. premade: the first result, or -1. */
 static __attribute__((noinline)) int
 connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
 		bs_ns start, int entry_errno, int premade)
 {
 	struct bs_resolved resolved;
-	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
+	struct bs_dest_info dest = { .capped = false };
+	bs_resolved_start(&resolved, sa, len);
+	if (rt->policy->names == NULL)
+		bs_dest_info_of(rt->policy, sa, len, &dest);
+	else
+		dest.rule = bs_resolved_rule_by_name(rt->policy, sa, len, &resolved);
+	const struct bs_rule *rule = dest.rule;
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
-	if (premade < 0 && plain_rule(rule) && sa->sa_family != AF_UNIX) {
-		premade = plain_first(fd, sa, len, start, first_bound(rule));
-		if (__builtin_expect(premade == 0, 1)) {
-			bs_sleep_note_connect(0);
-			return 0;
+	if (premade < 0 && sa->sa_family != AF_UNIX) {
+		if (plain_rule(rule)) {
+			premade = plain_first(fd, sa, len, start, first_bound(rule));
+			if (__builtin_expect(premade == 0, 1)) {
+				bs_sleep_note_connect(0);
+				return 0;
+			}
+		} else if (dest.capped && bs_outcap_fast(rt, rule) && rule->io_timeout == 0 &&
+			   !bs_rule_guarded(rule)) {
+			return connect_capped(rt, rule, fd, sa, len, &resolved, &dest.key, start,
+					      entry_errno);
 		}
 	}
-	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
+	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade,
+			    BS_CAP_NONE);
 }
 
 int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,

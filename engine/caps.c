@@ -161,6 +161,26 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 	return wt.w.granted ? BS_CAP_WAITED : BS_CAP_TIMEOUT;
 }
 
+/* One cell's part of acquire_unlocked: 1 (a slot: *in_use), 0 (not
+ * this cell: probe on), -1 (stop: take the locked path). */
+static inline int try_cell(struct bs_caps *caps, struct cap_entry *e,
+			   const struct bs_cap_key *key, uint32_t limit, uint32_t *in_use)
+{
+	uint32_t gen = atomic_load(&e->gen);
+	int state = atomic_load(&e->state);
+	if (state == CELL_EMPTY || (gen & 1))
+		return -1;
+	if (state != CELL_LIVE || !bs_caps_same_key(e, key))
+		return 0;
+	uint32_t n = atomic_load(&e->queued) == 0 ? bs_caps_take(e, limit) : 0;
+	if (n != 0 && atomic_load(&e->gen) != gen) {
+		bs_cap_release(caps, (uint32_t)(e - caps->cells)); /* the cell changed hands */
+		n = 0;
+	}
+	*in_use = n;
+	return n != 0 ? 1 : -1;
+}
+
 /* A key already present, below its limit, nobody queued: one CAS, no
  * lock (see the top of this file). false: take the locked path. */
 static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_key *key,
@@ -168,27 +188,24 @@ static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_key *key,
 {
 	for (uint32_t i = bs_caps_key_hash(key), n = 0; n <= caps->mask; i++, n++) {
 		struct cap_entry *e = &caps->cells[i & caps->mask];
-		uint32_t gen = atomic_load(&e->gen);
-		int state = atomic_load(&e->state);
-		if (state == CELL_EMPTY || (gen & 1))
-			return false;
-		if (state != CELL_LIVE || !bs_caps_same_key(e, key))
+		uint32_t in_use;
+		int r = try_cell(caps, e, key, limit, &in_use);
+		if (r == 0)
 			continue;
-		uint32_t in_use = atomic_load(&e->queued) == 0 ? bs_caps_take(e, limit) : 0;
-		const uint32_t slot = (uint32_t)(e - caps->cells);
-		if (in_use != 0 && atomic_load(&e->gen) != gen) {
-			bs_cap_release(caps, slot); /* the cell changed hands */
-			in_use = 0;
-		}
-		*out = (struct bs_cap_outcome){ .slot = in_use ? slot : BS_CAP_NONE,
-						.in_use = in_use };
-		return in_use != 0;
+		*out = (struct bs_cap_outcome){ .slot = r > 0 ? (uint32_t)(e - caps->cells)
+							       : BS_CAP_NONE,
+						.in_use = r > 0 ? in_use : 0 };
+		return r > 0;
 	}
 	return false;
 }
 
-uint32_t bs_cap_try(struct bs_caps *caps, const struct bs_cap_key *key, uint32_t limit)
+uint32_t bs_cap_try(struct bs_caps *caps, const struct bs_cap_key *key, uint32_t limit,
+		    uint32_t hint)
 {
+	uint32_t in_use;
+	if (hint <= caps->mask && try_cell(caps, &caps->cells[hint], key, limit, &in_use) > 0)
+		return hint;
 	struct bs_cap_outcome out;
 	return acquire_unlocked(caps, key, limit, &out) ? out.slot : BS_CAP_NONE;
 }

@@ -4,11 +4,10 @@
 
 __thread struct bs_dest_memo bs_dest_memo __attribute__((tls_model("initial-exec")));
 
-void bs_dest_info_of(const struct bs_policy *p, const struct sockaddr *sa, socklen_t len,
-		     struct bs_dest_info *info)
+void bs_dest_memo_fill(const struct bs_policy *p, const struct sockaddr *sa, socklen_t len,
+		       struct bs_dest_info *info)
 {
-	if (bs_dest_memo_find(p, sa, len, info))
-		return;
+	info->hint = BS_CAP_NONE;
 	info->rule = bs_policy_match_managed(p, sa, len);
 	info->capped = info->rule != NULL && info->rule->max_conns != 0 &&
 		       !bs_patterns_contain(info->rule->exempt, info->rule->n_exempt, sa, len);
@@ -31,6 +30,7 @@ void bs_dest_info_of(const struct bs_policy *p, const struct sockaddr *sa, sockl
 	m->capped = info->capped;
 	if (info->capped)
 		m->key = info->key;
+	m->hint = BS_CAP_NONE;
 	atomic_signal_fence(memory_order_release);
 	m->seq = seq + 2;
 }

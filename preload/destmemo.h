@@ -31,6 +31,7 @@ struct bs_dest_memo {
 	const struct bs_rule *rule;
 	bool capped;                /* max_conns applies (the address is not exempt) */
 	struct bs_cap_key key;      /* when capped */
+	uint32_t hint;              /* the cap slot key had last (bs_cap_try), or none */
 };
 
 extern __thread struct bs_dest_memo bs_dest_memo __attribute__((tls_model("initial-exec")));
@@ -40,6 +41,7 @@ struct bs_dest_info {
 	const struct bs_rule *rule;
 	bool capped;
 	struct bs_cap_key key;
+	uint32_t hint;
 };
 
 /* The bytes an AF_INET or AF_INET6 address of its exact size is
@@ -67,21 +69,39 @@ static inline bool bs_dest_memo_find(const struct bs_policy *p, const struct soc
 	atomic_signal_fence(memory_order_acquire);
 	uint64_t a[4];
 	if ((seq & 1) || m->len != len || m->policy != p || !bs_dest_memo_bytes(sa, len, a) ||
-	    ((m->addr[0] ^ a[0]) | (m->addr[1] ^ a[1]) | (m->addr[2] ^ a[2]) |
-	     (m->addr[3] ^ a[3])) != 0)
+	    ((m->addr[0] ^ a[0]) | (m->addr[1] ^ a[1])) != 0 ||
+	    (len > 16 && ((m->addr[2] ^ a[2]) | (m->addr[3] ^ a[3])) != 0))
 		return false;
 	info->rule = m->rule;
 	info->capped = m->capped;
-	if (m->capped)
+	if (m->capped) {
 		info->key = m->key;
+		info->hint = m->hint;
+	}
 	atomic_signal_fence(memory_order_acquire);
 	return m->seq == seq;
 }
 
-/* The rule for sa (bs_policy_match) and, when it caps sa, the cap key,
- * through the memo: looked up and remembered on a miss. Policies with
- * rules by name never come here. */
-void bs_dest_info_of(const struct bs_policy *p, const struct sockaddr *sa, socklen_t len,
-		     struct bs_dest_info *info);
+/* Look the rule up (bs_policy_match) and, when it caps sa, the cap key,
+ * and remember them. */
+void bs_dest_memo_fill(const struct bs_policy *p, const struct sockaddr *sa, socklen_t len,
+		       struct bs_dest_info *info);
+
+/* The rule for sa and, when it caps sa, the cap key, through the memo.
+ * Policies with rules by name never come here. */
+static inline void bs_dest_info_of(const struct bs_policy *p, const struct sockaddr *sa,
+				   socklen_t len, struct bs_dest_info *info)
+{
+	if (!bs_dest_memo_find(p, sa, len, info))
+		bs_dest_memo_fill(p, sa, len, info);
+}
+
+/* The slot the latest destination's key took: where bs_cap_try looks
+ * first next time. Verified there, so a memo rewritten meanwhile (by a
+ * signal handler's connect) at worst makes that look miss. */
+static inline void bs_dest_memo_hint(uint32_t slot)
+{
+	bs_dest_memo.hint = slot;
+}
 
 #endif

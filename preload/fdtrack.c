@@ -122,7 +122,12 @@ static bool holder_get(uint32_t id)
 
 static void note_tracked(uint32_t fd)
 {
-	atomic_fetch_or(&g.bits[fd / 64], (uint64_t)1 << (fd % 64));
+	const uint64_t bit = (uint64_t)1 << (fd % 64);
+	/* A number tracked before (the common reuse) has its bit already.
+	 * Sequentially consistent, after the entry's exchange: a walk that
+	 * clears the bit then sees the entry and sets the bit again. */
+	if (!(atomic_load(&g.bits[fd / 64]) & bit))
+		atomic_fetch_or(&g.bits[fd / 64], bit);
 	uint32_t hw = atomic_load(&g.high_water);
 	while (hw < fd + 1 && !atomic_compare_exchange_weak(&g.high_water, &hw, fd + 1))
 		;
@@ -131,7 +136,8 @@ static void note_tracked(uint32_t fd)
 /* Store a holder at fd. Whatever holder was there belonged to a socket
  * that is gone: the kernel handed this number out again, so the old one
  * was closed where backstop could not see it (fclose and the like). */
-static void entry_set(struct bs_fdtab *t, uint32_t fd, uint32_t id)
+static inline __attribute__((always_inline)) void entry_set(struct bs_fdtab *t, uint32_t fd,
+						       uint32_t id)
 {
 	uint32_t old = atomic_exchange(&t->entries[fd], id);
 	note_tracked(fd);
@@ -232,15 +238,25 @@ static void init_once(void)
 static pthread_once_t init_control = PTHREAD_ONCE_INIT;
 static _Atomic bool initialised;
 
-void bs_fdtrack_init(void)
+static __attribute__((noinline)) void init_slow(void)
 {
-	if (atomic_load_explicit(&initialised, memory_order_acquire))
-		return;
 	/* Not ready while the runtime initialises; a later call will be. */
 	if (bs_runtime() == NULL)
 		return;
 	pthread_once(&init_control, init_once);
 	atomic_store_explicit(&initialised, true, memory_order_release);
+}
+
+/* Inline here: every hold asks. */
+static inline void init(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&initialised, memory_order_acquire), 0))
+		init_slow();
+}
+
+void bs_fdtrack_init(void)
+{
+	init();
 }
 
 __attribute__((constructor)) static void fdtrack_constructor(void)
@@ -290,7 +306,7 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 {
 	if (slot == BS_CAP_NONE)
 		return;
-	bs_fdtrack_init();
+	init();
 	struct bs_fdtab *t = table();
 	uint32_t id = 0;
 	if ((uint32_t)fd < t->n) {

@@ -35,6 +35,7 @@
 #include "engine/connect_retry.h"
 #include "preload/async.h"
 #include "preload/destmemo.h"
+#include "preload/fdtrack.h"
 #include "preload/outcall.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
@@ -306,16 +307,18 @@ static void abandon_slot(void *slot)
  * connect_slow, with the slot if one was taken. */
 static int connect_capped(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 			  const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
-			  const struct bs_cap_key *key, bs_ns start, int entry_errno)
+			  const struct bs_dest_info *dest, bs_ns start, int entry_errno)
 {
 	int type = 0;
 	socklen_t tl = sizeof type;
 	uint32_t slot = BS_CAP_NONE;
 	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM)
-		slot = bs_outcap_try(rt, rule, key);
+		slot = bs_outcap_try(rt, rule, &dest->key, dest->hint);
 	if (slot == BS_CAP_NONE)
 		return connect_slow(rt, rule, fd, sa, len, resolved, start, entry_errno, -1,
 				    BS_CAP_NONE);
+	if (slot != dest->hint)
+		bs_dest_memo_hint(slot);
 	int premade;
 	/* connect is a cancellation point: a -fexceptions cleanup, nothing on
 	 * the way through. */
@@ -323,7 +326,7 @@ static int connect_capped(struct bs_runtime *rt, const struct bs_rule *rule, int
 	premade = plain_first(fd, sa, len, start, first_bound(rule));
 	pthread_cleanup_pop(0);
 	if (__builtin_expect(premade == 0, 1)) {
-		bs_outcap_commit(fd, slot);
+		bs_fdtrack_hold(fd, rt->caps, slot); /* bs_outcap_commit's part for it */
 		bs_sleep_note_connect(0);
 		return 0;
 	}
@@ -332,11 +335,12 @@ static int connect_capped(struct bs_runtime *rt, const struct bs_rule *rule, int
 
 /* Any connect but the plain one under a policy of one rule: the rule for
  * sa (remembered per thread, destmemo.h, without rules by name), then as
- * bs_outbound_connect. premade: the first result, or -1. */
+ * bs_outbound_connect. */
 static __attribute__((noinline)) int
-connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
-		bs_ns start, int entry_errno, int premade)
+connect_ruled(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len)
 {
+	const int entry_errno = errno;
+	const bs_ns start = bs_now();
 	struct bs_resolved resolved;
 	struct bs_dest_info dest = { .capped = false };
 	bs_resolved_start(&resolved, sa, len);
@@ -347,7 +351,8 @@ connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, sockle
 	const struct bs_rule *rule = dest.rule;
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
-	if (premade < 0 && sa->sa_family != AF_UNIX) {
+	int premade = -1;
+	if (sa->sa_family != AF_UNIX) {
 		if (plain_rule(rule)) {
 			premade = plain_first(fd, sa, len, start, first_bound(rule));
 			if (__builtin_expect(premade == 0, 1)) {
@@ -356,7 +361,7 @@ connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, sockle
 			}
 		} else if (dest.capped && bs_outcap_fast(rt, rule) && rule->io_timeout == 0 &&
 			   !bs_rule_guarded(rule)) {
-			return connect_capped(rt, rule, fd, sa, len, &resolved, &dest.key, start,
+			return connect_capped(rt, rule, fd, sa, len, &resolved, &dest, start,
 					      entry_errno);
 		}
 	}
@@ -364,23 +369,41 @@ connect_by_rule(struct bs_runtime *rt, int fd, const struct sockaddr *sa, sockle
 			    BS_CAP_NONE);
 }
 
-int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
-			socklen_t len)
+/* The plain connect's first attempt did not succeed: on from its result
+ * under the policy's one rule. */
+static __attribute__((noinline)) int
+connect_plain_failed(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
+		     bs_ns start, int entry_errno, int premade)
+{
+	struct bs_resolved resolved;
+	bs_resolved_start(&resolved, sa, len);
+	return connect_slow(rt, &rt->policy->rules[0], fd, sa, len, &resolved, start,
+			    entry_errno, premade, BS_CAP_NONE);
+}
+
+/* The common case, with no rule lookup and no per-call state: the one
+ * rule of the policy is plain and the connect succeeds (errno untouched:
+ * nothing here writes it). Anything else goes on from its result. */
+static __attribute__((noinline)) int
+connect_plain(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
+	      bs_ns bound)
 {
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
-	/* The common case, with no rule lookup and no per-call state: the one
-	 * rule of the policy is plain and the connect succeeds (errno
-	 * untouched: nothing here writes it). Anything else goes on from its
-	 * result. */
-	const bs_ns bound = rt->plain_bound;
-	if (__builtin_expect(bound != 0 && sa->sa_family != AF_UNIX, 1)) {
-		int premade = plain_first(fd, sa, len, start, bound);
-		if (__builtin_expect(premade == 0, 1)) {
-			bs_sleep_note_connect(0);
-			return 0;
-		}
-		return connect_by_rule(rt, fd, sa, len, start, entry_errno, premade);
+	int premade = plain_first(fd, sa, len, start, bound);
+	if (__builtin_expect(premade == 0, 1)) {
+		bs_sleep_note_connect(0);
+		return 0;
 	}
-	return connect_by_rule(rt, fd, sa, len, start, entry_errno, -1);
+	return connect_plain_failed(rt, fd, sa, len, start, entry_errno, premade);
+}
+
+/* Tail calls only: neither way pays for the other's frame. */
+int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
+			socklen_t len)
+{
+	const bs_ns bound = rt->plain_bound;
+	if (__builtin_expect(bound == 0 || sa->sa_family == AF_UNIX, 0))
+		return connect_ruled(rt, fd, sa, len);
+	return connect_plain(rt, fd, sa, len, bound);
 }

@@ -231,12 +231,6 @@ void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket)
 	errno = saved;
 }
 
-uint32_t bs_outcap_try(struct bs_runtime *rt, const struct bs_rule *rule,
-		       const struct bs_cap_key *key)
-{
-	return bs_cap_try(rt->caps, key, rule->max_conns);
-}
-
 void bs_outcap_commit(int fd, uint32_t slot)
 {
 	struct bs_runtime *rt = bs_runtime();

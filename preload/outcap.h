@@ -78,9 +78,13 @@ static inline bool bs_outcap_fast(const struct bs_runtime *rt, const struct bs_r
 /* A slot of key (rule's cap key for a destination not exempt) if one can
  * be had at once without the lock (engine/caps.h, bs_cap_try), else
  * BS_CAP_NONE: then bs_outcap_acquire decides, as if this was never
- * asked. Logs nothing (a slot taken at once never does). */
-uint32_t bs_outcap_try(struct bs_runtime *rt, const struct bs_rule *rule,
-		       const struct bs_cap_key *key);
+ * asked. Logs nothing (a slot taken at once never does). hint: see
+ * bs_cap_try. */
+static inline uint32_t bs_outcap_try(struct bs_runtime *rt, const struct bs_rule *rule,
+				     const struct bs_cap_key *key, uint32_t hint)
+{
+	return bs_cap_try(rt->caps, key, rule->max_conns, hint);
+}
 
 /* The connect went ahead on fd: the socket holds the slot until its last
  * descriptor is closed. */

@@ -120,7 +120,7 @@ static bool holder_get(uint32_t id)
 
 /* ---- entries ---------------------------------------------------------- */
 
-static void note_tracked(uint32_t fd)
+static inline __attribute__((always_inline)) void note_tracked(uint32_t fd)
 {
 	const uint64_t bit = (uint64_t)1 << (fd % 64);
 	/* A number tracked before (the common reuse) has its bit already.

@@ -41,7 +41,8 @@ struct holder {
 	struct bs_caps *_Atomic caps;
 };
 
-static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
+static _Atomic uint8_t empty_flags[1];
+static struct bs_fdtab empty_table = { .n = 0, .flags = empty_flags, .entries = { 0 } };
 struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
 
 static struct {
@@ -222,10 +223,12 @@ static void init_once(void)
 	uint32_t n = table_size();
 	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->entries[0]);
 	_Atomic uint64_t *bits = map(((size_t)n + 63) / 64 * sizeof *bits);
+	_Atomic uint8_t *flags = map((size_t)n + 1);
 	/* Holders are needed only when something can hold a slot. */
 	struct holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
-	if (t != NULL && bits != NULL) {
+	if (t != NULL && bits != NULL && flags != NULL) {
 		t->n = n;
+		t->flags = flags;
 		g.bits = bits;
 		g.holders = holders;
 		g.n_holders = holders ? n : 0;
@@ -245,6 +248,17 @@ static __attribute__((noinline)) void init_slow(void)
 		return;
 	pthread_once(&init_control, init_once);
 	atomic_store_explicit(&initialised, true, memory_order_release);
+}
+
+void bs_fdtrack_flag(int fd, uint8_t bits, bool on)
+{
+	struct bs_fdtab *t = table();
+	if ((uint32_t)fd >= t->n)
+		return;
+	if (on)
+		atomic_fetch_or(&t->flags[fd], bits);
+	else
+		atomic_fetch_and(&t->flags[fd], (uint8_t)~bits);
 }
 
 /* Inline here: every hold asks. */

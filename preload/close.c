@@ -38,7 +38,7 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 	return fn ? fn(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
 }
 
-static __attribute__((noinline)) int close_watched(int fd)
+static inline __attribute__((always_inline)) int close_watched(int fd)
 {
 	if (bs_shared_child())
 		return real_close(fd); /* vfork: the slots are the parent's */

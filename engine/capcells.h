@@ -66,10 +66,9 @@ static inline bool bs_caps_same_key(const struct cap_entry *e, const struct bs_c
 {
 	uint64_t w[3];
 	memcpy(w, key, sizeof w);
-	for (int i = 0; i < 3; i++)
-		if (atomic_load_explicit(&e->key[i], memory_order_relaxed) != w[i])
-			return false;
-	return true;
+	return ((atomic_load_explicit(&e->key[0], memory_order_relaxed) ^ w[0]) |
+		(atomic_load_explicit(&e->key[1], memory_order_relaxed) ^ w[1]) |
+		(atomic_load_explicit(&e->key[2], memory_order_relaxed) ^ w[2])) == 0;
 }
 
 /* One more slot of e if its count is below limit (never from DEAD):

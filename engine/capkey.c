@@ -26,8 +26,8 @@ static void hash_path(uint8_t out[16], const char *path, size_t len)
 
 /* Fill family, addr and port from sa. An address too short for its family
  * (or of another family) leaves only the family set. */
-static void key_address(struct bs_cap_key *key, const struct sockaddr *sa,
-			socklen_t len)
+static inline __attribute__((always_inline)) void
+key_address(struct bs_cap_key *key, const struct sockaddr *sa, socklen_t len)
 {
 	if (sa == NULL || len < (socklen_t)sizeof(sa_family_t))
 		return;

@@ -161,30 +161,53 @@ static enum bs_cap_status wait_for_slot(struct bs_caps *caps, struct cap_entry *
 	return wt.w.granted ? BS_CAP_WAITED : BS_CAP_TIMEOUT;
 }
 
+/* One cell's part of acquire_unlocked: 1 (a slot: *in_use), 0 (not
+ * this cell: probe on), -1 (stop: take the locked path). */
+static inline int try_cell(struct bs_caps *caps, struct cap_entry *e,
+			   const struct bs_cap_key *key, uint32_t limit, uint32_t *in_use)
+{
+	uint32_t gen = atomic_load(&e->gen);
+	int state = atomic_load(&e->state);
+	if (state == CELL_EMPTY || (gen & 1))
+		return -1;
+	if (state != CELL_LIVE || !bs_caps_same_key(e, key))
+		return 0;
+	uint32_t n = atomic_load(&e->queued) == 0 ? bs_caps_take(e, limit) : 0;
+	if (n != 0 && atomic_load(&e->gen) != gen) {
+		bs_cap_release(caps, (uint32_t)(e - caps->cells)); /* the cell changed hands */
+		n = 0;
+	}
+	*in_use = n;
+	return n != 0 ? 1 : -1;
+}
+
 /* A key already present, below its limit, nobody queued: one CAS, no
  * lock (see the top of this file). false: take the locked path. */
-static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_request *req,
-			     struct bs_cap_outcome *out)
+static bool acquire_unlocked(struct bs_caps *caps, const struct bs_cap_key *key,
+			     uint32_t limit, struct bs_cap_outcome *out)
 {
-	for (uint32_t i = bs_caps_key_hash(&req->key), n = 0; n <= caps->mask; i++, n++) {
+	for (uint32_t i = bs_caps_key_hash(key), n = 0; n <= caps->mask; i++, n++) {
 		struct cap_entry *e = &caps->cells[i & caps->mask];
-		uint32_t gen = atomic_load(&e->gen);
-		int state = atomic_load(&e->state);
-		if (state == CELL_EMPTY || (gen & 1))
-			return false;
-		if (state != CELL_LIVE || !bs_caps_same_key(e, &req->key))
+		uint32_t in_use;
+		int r = try_cell(caps, e, key, limit, &in_use);
+		if (r == 0)
 			continue;
-		uint32_t in_use = atomic_load(&e->queued) == 0 ? bs_caps_take(e, req->limit) : 0;
-		const uint32_t slot = (uint32_t)(e - caps->cells);
-		if (in_use != 0 && atomic_load(&e->gen) != gen) {
-			bs_cap_release(caps, slot); /* the cell changed hands */
-			in_use = 0;
-		}
-		*out = (struct bs_cap_outcome){ .slot = in_use ? slot : BS_CAP_NONE,
-						.in_use = in_use };
-		return in_use != 0;
+		*out = (struct bs_cap_outcome){ .slot = r > 0 ? (uint32_t)(e - caps->cells)
+							       : BS_CAP_NONE,
+						.in_use = r > 0 ? in_use : 0 };
+		return r > 0;
 	}
 	return false;
+}
+
+uint32_t bs_cap_try(struct bs_caps *caps, const struct bs_cap_key *key, uint32_t limit,
+		    uint32_t hint)
+{
+	uint32_t in_use;
+	if (hint <= caps->mask && try_cell(caps, &caps->cells[hint], key, limit, &in_use) > 0)
+		return hint;
+	struct bs_cap_outcome out;
+	return acquire_unlocked(caps, key, limit, &out) ? out.slot : BS_CAP_NONE;
 }
 
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
@@ -192,7 +215,7 @@ enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  struct bs_cap_outcome *out)
 {
 	bool reclaimed = req->reclaim == NULL;
-	if (acquire_unlocked(caps, req, out))
+	if (acquire_unlocked(caps, &req->key, req->limit, out))
 		return BS_CAP_ACQUIRED;
 	*out = (struct bs_cap_outcome){ .slot = BS_CAP_NONE };
 
@@ -295,8 +318,8 @@ void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t)
 	pthread_mutex_unlock(&caps->lock);
 }
 
-/* Whether a slot was given back. */
-static bool release_slot(struct bs_caps *caps, uint32_t slot)
+/* Whether a slot was given back. Inline: without waiters, one CAS. */
+static inline bool release_slot(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)
 		return false;
@@ -324,11 +347,20 @@ static bool release_slot(struct bs_caps *caps, uint32_t slot)
 	return held;
 }
 
-void bs_cap_release(struct bs_caps *caps, uint32_t slot)
+/* A release with an on_release callback: the key is read first (once
+ * released, the cell may serve another). */
+static __attribute__((noinline)) void release_keyed(struct bs_caps *caps, uint32_t slot)
 {
-	/* The key is read first: once released, the cell may serve another. */
 	struct bs_cap_key key;
-	bool keyed = caps->on_release != NULL && bs_cap_key_of(caps, slot, &key);
+	bool keyed = bs_cap_key_of(caps, slot, &key);
 	if (release_slot(caps, slot) && keyed)
 		caps->on_release(caps->on_release_ctx, &key);
+}
+
+void bs_cap_release(struct bs_caps *caps, uint32_t slot)
+{
+	if (caps->on_release != NULL)
+		release_keyed(caps, slot);
+	else
+		release_slot(caps, slot);
 }

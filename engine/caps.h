@@ -82,6 +82,12 @@ struct bs_cap_outcome {
 enum bs_cap_status bs_cap_acquire(struct bs_caps *caps,
 				  const struct bs_cap_request *req,
 				  struct bs_cap_outcome *out);
+/* The lock-free part of bs_cap_acquire alone: a slot of key if it is
+ * present, below limit and nobody queues for it (the slot), else
+ * BS_CAP_NONE with nothing changed, for bs_cap_acquire to decide. hint:
+ * the slot key had last (looked at first, and verified), or BS_CAP_NONE. */
+uint32_t bs_cap_try(struct bs_caps *caps, const struct bs_cap_key *key, uint32_t limit,
+		    uint32_t hint);
 /* Where a queued ticket stands at `now`: BS_CAP_WAITED (a slot was
  * handed to it: out->slot), BS_CAP_QUEUED, or BS_CAP_TIMEOUT (its
  * deadline passed; it has left the queue). */

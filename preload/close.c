@@ -16,10 +16,20 @@
 #include "preload/real.h"
 #include "preload/runtime.h"
 
-static int real_close(int fd)
+/* Before dlsym answered (a close from inside it): the system call. */
+static __attribute__((noinline)) int real_close_unresolved(int fd)
 {
 	int (*fn)(int) = BS_REAL(close);
 	return fn ? fn(fd) : (int)syscall(SYS_close, fd);
+}
+
+/* libc's close, as a tail call. */
+static inline int real_close(int fd)
+{
+	int (*fn)(int) = BS_REAL_LOAD(close);
+	if (__builtin_expect(fn != NULL, 1))
+		return fn(fd);
+	return real_close_unresolved(fd);
 }
 
 static int real_close_range(unsigned lo, unsigned hi, int flags)
@@ -28,7 +38,7 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 	return fn ? fn(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
 }
 
-static __attribute__((noinline)) int close_watched(int fd)
+static inline __attribute__((always_inline)) int close_watched(int fd)
 {
 	if (bs_shared_child())
 		return real_close(fd); /* vfork: the slots are the parent's */
@@ -57,12 +67,13 @@ static __attribute__((noinline)) int close_followed(int fd)
 	return real_close(fd);
 }
 
-/* One branch for everything that follows descriptors (a pending connect,
- * epoll registrations, a cap slot, a private descriptor), so that the
- * common close makes no call before libc's. */
+/* One branch for everything that follows descriptors (a pending connect
+ * anywhere; for this number: epoll registrations, a cap slot, a private
+ * descriptor, in one table: fdtrack.h), so that the common close makes no
+ * call before libc's, and reaches it by a tail call. */
 BS_EXPORT int close(int fd)
 {
-	if (bs_async_any() || bs_epreg_registered(fd) || bs_fdtrack_watched(fd))
+	if (bs_async_any() || bs_fdtrack_followed(fd))
 		return close_followed(fd);
 	return real_close(fd);
 }

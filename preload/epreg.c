@@ -85,6 +85,16 @@ static struct bs_epreg_fd *regs_of(int fd)
 	return t != NULL && fd >= 0 && (uint32_t)fd < bs_epreg_fds ? &t[fd] : NULL;
 }
 
+/* Mirror "registered or parked" into the number's flags byte (fdtrack.h),
+ * which close reads without the lock. Lock held, after every change. */
+static void sync_flag(struct bs_epreg_fd *f)
+{
+	int fd = (int)(f - atomic_load(&bs_epreg_table));
+	bool on = atomic_load_explicit(&f->n, memory_order_relaxed) != 0 || f->parked;
+	if (on != ((bs_fdtrack_flags(fd) & BS_FDF_EPREG) != 0))
+		bs_fdtrack_flag(fd, BS_FDF_EPREG, on);
+}
+
 static int slot_of(const struct bs_epreg_fd *f, int epfd)
 {
 	unsigned n = atomic_load_explicit(&f->n, memory_order_relaxed);
@@ -141,6 +151,7 @@ int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 	if (r == 0) {
 		int saved = errno;
 		note(f, epfd, op, ev);
+		sync_flag(f);
 		errno = saved;
 	}
 	bs_spin_unlock(&f->lock);
@@ -154,6 +165,7 @@ void bs_epreg_forget_slow(struct bs_epreg_fd *f)
 	bs_spin_lock(&f->lock);
 	atomic_store_explicit(&f->n, 0, memory_order_relaxed);
 	f->parked = false;
+	sync_flag(f);
 	bs_spin_unlock(&f->lock);
 }
 
@@ -218,6 +230,7 @@ void bs_epreg_park(int fd, bool park)
 			    (errno == ENOENT || errno == EBADF || errno == EINVAL))
 				slot_drop(f, i); /* a set closed behind our back */
 		}
+		sync_flag(f);
 		errno = saved;
 	}
 	bs_spin_unlock(&f->lock);

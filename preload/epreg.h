@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 
+#include "preload/fdtrack.h"
+
 #define BS_EPREG_MAX 4
 
 /* Whether registrations are followed at all: off when no rule of the
@@ -33,7 +35,7 @@ int bs_epreg_ctl(int (*real)(int, int, int, struct epoll_event *), int epfd,
 struct bs_epreg_fd {
 	_Atomic int lock;
 	_Atomic unsigned n;
-	_Atomic bool parked; /* read without the lock by bs_epreg_registered */
+	_Atomic bool parked;
 	struct {
 		int epfd;
 		uint32_t events;
@@ -50,10 +52,9 @@ void bs_epreg_forget_slow(struct bs_epreg_fd *f);
  * fire. */
 static inline bool bs_epreg_registered(int fd)
 {
-	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
-	return __builtin_expect(t != NULL, 0) && (uint32_t)fd < bs_epreg_fds &&
-	       (atomic_load_explicit(&t[fd].n, memory_order_relaxed) != 0 ||
-		atomic_load_explicit(&t[fd].parked, memory_order_relaxed));
+	/* Kept in fd's flags byte (fdtrack.h) under the record's lock,
+	 * whenever n or parked changes: close reads one table for all. */
+	return __builtin_expect((bs_fdtrack_flags(fd) & BS_FDF_EPREG) != 0, 0);
 }
 static inline void bs_epreg_forget(int fd)
 {

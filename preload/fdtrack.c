@@ -41,7 +41,8 @@ struct holder {
 	struct bs_caps *_Atomic caps;
 };
 
-static struct bs_fdtab empty_table = { .n = 0, .entries = { 0 } };
+static _Atomic uint8_t empty_flags[1];
+static struct bs_fdtab empty_table = { .n = 0, .flags = empty_flags, .entries = { 0 } };
 struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
 
 static struct {
@@ -120,9 +121,14 @@ static bool holder_get(uint32_t id)
 
 /* ---- entries ---------------------------------------------------------- */
 
-static void note_tracked(uint32_t fd)
+static inline __attribute__((always_inline)) void note_tracked(uint32_t fd)
 {
-	atomic_fetch_or(&g.bits[fd / 64], (uint64_t)1 << (fd % 64));
+	const uint64_t bit = (uint64_t)1 << (fd % 64);
+	/* A number tracked before (the common reuse) has its bit already.
+	 * Sequentially consistent, after the entry's exchange: a walk that
+	 * clears the bit then sees the entry and sets the bit again. */
+	if (!(atomic_load(&g.bits[fd / 64]) & bit))
+		atomic_fetch_or(&g.bits[fd / 64], bit);
 	uint32_t hw = atomic_load(&g.high_water);
 	while (hw < fd + 1 && !atomic_compare_exchange_weak(&g.high_water, &hw, fd + 1))
 		;
@@ -131,7 +137,8 @@ static void note_tracked(uint32_t fd)
 /* Store a holder at fd. Whatever holder was there belonged to a socket
  * that is gone: the kernel handed this number out again, so the old one
  * was closed where backstop could not see it (fclose and the like). */
-static void entry_set(struct bs_fdtab *t, uint32_t fd, uint32_t id)
+static inline __attribute__((always_inline)) void entry_set(struct bs_fdtab *t, uint32_t fd,
+						       uint32_t id)
 {
 	uint32_t old = atomic_exchange(&t->entries[fd], id);
 	note_tracked(fd);
@@ -216,10 +223,12 @@ static void init_once(void)
 	uint32_t n = table_size();
 	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->entries[0]);
 	_Atomic uint64_t *bits = map(((size_t)n + 63) / 64 * sizeof *bits);
+	_Atomic uint8_t *flags = map((size_t)n + 1);
 	/* Holders are needed only when something can hold a slot. */
 	struct holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
-	if (t != NULL && bits != NULL) {
+	if (t != NULL && bits != NULL && flags != NULL) {
 		t->n = n;
+		t->flags = flags;
 		g.bits = bits;
 		g.holders = holders;
 		g.n_holders = holders ? n : 0;
@@ -232,15 +241,36 @@ static void init_once(void)
 static pthread_once_t init_control = PTHREAD_ONCE_INIT;
 static _Atomic bool initialised;
 
-void bs_fdtrack_init(void)
+static __attribute__((noinline)) void init_slow(void)
 {
-	if (atomic_load_explicit(&initialised, memory_order_acquire))
-		return;
 	/* Not ready while the runtime initialises; a later call will be. */
 	if (bs_runtime() == NULL)
 		return;
 	pthread_once(&init_control, init_once);
 	atomic_store_explicit(&initialised, true, memory_order_release);
+}
+
+void bs_fdtrack_flag(int fd, uint8_t bits, bool on)
+{
+	struct bs_fdtab *t = table();
+	if ((uint32_t)fd >= t->n)
+		return;
+	if (on)
+		atomic_fetch_or(&t->flags[fd], bits);
+	else
+		atomic_fetch_and(&t->flags[fd], (uint8_t)~bits);
+}
+
+/* Inline here: every hold asks. */
+static inline void init(void)
+{
+	if (__builtin_expect(!atomic_load_explicit(&initialised, memory_order_acquire), 0))
+		init_slow();
+}
+
+void bs_fdtrack_init(void)
+{
+	init();
 }
 
 __attribute__((constructor)) static void fdtrack_constructor(void)
@@ -290,7 +320,7 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 {
 	if (slot == BS_CAP_NONE)
 		return;
-	bs_fdtrack_init();
+	init();
 	struct bs_fdtab *t = table();
 	uint32_t id = 0;
 	if ((uint32_t)fd < t->n) {

@@ -43,13 +43,22 @@ void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx);
 #define BS_FDT_PRIVATE UINT32_MAX
 #define BS_FDT_CLOSING 0x80000000u
 
+/* Bits of a descriptor's flags byte: what other modules follow for the
+ * number, so that close and dup look at one table for all of it. */
+#define BS_FDF_EPREG 0x01 /* registered in an epoll set, or parked (epreg.h) */
+
 /* entries[0..n-1] describe fds 0..n-1; entries[n] is a sentinel, nonzero
- * when some private fd lies beyond the table. Published once. */
+ * when some private fd lies beyond the table. flags[0..n] likewise (the
+ * sentinel stays 0). Published once. */
 struct bs_fdtab {
 	uint32_t n;
+	_Atomic uint8_t *flags;
 	_Atomic uint32_t entries[];
 };
 extern struct bs_fdtab *_Atomic bs_fdtab;
+
+/* Set or clear bits of fd's flags byte (fd below the table's n). */
+void bs_fdtrack_flag(int fd, uint8_t bits, bool on);
 
 /* The fast-path test: whether fd needs the slow path (it holds a slot, is
  * private, or lies beyond the table while a private fd does too). One
@@ -60,6 +69,26 @@ static inline bool bs_fdtrack_watched(int fd)
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
 	return __builtin_expect(
 		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
+}
+
+/* Whether close must look further than libc's close: fd holds a slot,
+ * is private (as bs_fdtrack_watched), or has a flag set. Two loads at
+ * one index and a branch. */
+static inline bool bs_fdtrack_followed(int fd)
+{
+	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
+	return __builtin_expect(
+		(atomic_load_explicit(&t->entries[i], memory_order_relaxed) |
+		 atomic_load_explicit(&t->flags[i], memory_order_relaxed)) != 0, 0);
+}
+
+/* fd's flags byte (0 beyond the table). */
+static inline uint8_t bs_fdtrack_flags(int fd)
+{
+	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
+	return atomic_load_explicit(&t->flags[i], memory_order_relaxed);
 }
 
 /* Whether fd is one of backstop's private descriptors. Only the program

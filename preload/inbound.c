@@ -107,6 +107,10 @@ static void shed(struct bs_runtime *rt, int nfd, const struct sockaddr *peer,
 	bs_line_emit(&line, &rt->log);
 }
 
+/* The slot this thread's latest admitted client took: where the next
+ * lock-free try looks first (any stale value is only a missed look). */
+static __thread uint32_t client_hint __attribute__((tls_model("initial-exec"))) = BS_CAP_NONE;
+
 /* Count nfd against its client's cap. Returns false when the client is
  * over the cap and the connection was shed. */
 static bool admit(struct bs_runtime *rt, const struct bs_accept_policy *p,
@@ -114,7 +118,7 @@ static bool admit(struct bs_runtime *rt, const struct bs_accept_policy *p,
 {
 	sa_family_t fam = peer->sa_family;
 	if ((fam != AF_INET && fam != AF_INET6 && fam != AF_UNIX) ||
-	    bs_patterns_contain(p->exempt, p->n_exempt, peer, len))
+	    (p->n_exempt != 0 && bs_patterns_contain(p->exempt, p->n_exempt, peer, len)))
 		return true;
 	struct bs_cap_request req = {
 		.limit = p->max_per_client,
@@ -122,6 +126,14 @@ static bool admit(struct bs_runtime *rt, const struct bs_accept_policy *p,
 		.reclaim = bs_fdtrack_reclaim,
 	};
 	bs_cap_key_inbound(&req.key, p->client_scope, peer, len);
+	/* A client seen before, below its cap: lock-free, at the slot this
+	 * thread's latest client took (verified there). */
+	uint32_t slot = bs_cap_try(rt->caps, &req.key, req.limit, client_hint);
+	if (__builtin_expect(slot != BS_CAP_NONE, 1)) {
+		client_hint = slot;
+		bs_fdtrack_hold(nfd, rt->caps, slot);
+		return true;
+	}
 	struct bs_cap_outcome out;
 	switch (bs_cap_acquire(rt->caps, &req, &out)) {
 	case BS_CAP_ACQUIRED:

@@ -34,6 +34,8 @@
 
 #include "engine/connect_retry.h"
 #include "preload/async.h"
+#include "preload/destmemo.h"
+#include "preload/fdtrack.h"
 #include "preload/outcall.h"
 #include "preload/outcap.h"
 #include "preload/passonce.h"
@@ -58,7 +60,8 @@ static bool may_wait(void *ctx)
 static int acquire_slot(struct outbound *o, bs_ns start, bs_ns deadline_at, bool *waited)
 {
 	*waited = false;
-	if (o->rule->max_conns == 0 || !is_stream(o))
+	/* Taken before the first attempt (connect_capped), or no cap. */
+	if (o->slot != BS_CAP_NONE || o->rule->max_conns == 0 || !is_stream(o))
 		return 0;
 	if (o->rule->nonblocking == BS_NB_ASYNC && nonblocking(o)) {
 		/* Queued without blocking: the connect is pending (async.c). */
@@ -156,7 +159,7 @@ static void restore_timeout(struct outbound *o)
 
 /* A thread cancelled inside connect leaves nothing behind: the slot it
  * held goes back (to the next waiter), the program's SO_SNDTIMEO is put
- * back. (The pause has its own handler; a SIGCONT held for an
+ * back. (The pause's timerfd has its own handler; a SIGCONT held for an
  * attempt stays blocked in a thread that is ending anyway.) */
 static void cancelled(void *arg)
 {
@@ -212,11 +215,12 @@ static int connect_managed(struct outbound *o, bs_ns start)
 	return err;
 }
 
-/* All but bs_outbound_connect's fast path; premade: the first result, or -1. */
+/* All but bs_outbound_connect's fast paths; premade: the first result, or
+ * -1; slot: the cap slot taken for it (a stream socket's), or BS_CAP_NONE. */
 static __attribute__((noinline)) int
 connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	     const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
-	     bs_ns start, int entry_errno, int premade)
+	     bs_ns start, int entry_errno, int premade, uint32_t slot)
 {
 	struct outbound o; /* field by field: dest is large and needs no zeroing */
 	o.rt = rt;
@@ -226,14 +230,14 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	o.len = len;
 	o.resolved = resolved;
 	o.nonblocking = -1;
-	o.stream = -1;
+	o.stream = slot != BS_CAP_NONE ? 1 : -1;
 	o.passed = false;
 	o.async = false;
 	o.timeout_replaced = false;
 	o.timeout_known = false;
 	o.premade = premade;
 	o.replay = false;
-	o.slot = BS_CAP_NONE;
+	o.slot = slot;
 	o.dest[0] = '\0';
 
 	int err;
@@ -251,41 +255,154 @@ connect_slow(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
 	return err != 0 ? -1 : 0;
 }
 
-/* The first attempt's end, as connect_managed computes it without a cap
+/* The first attempt's bound, as connect_managed computes it without a cap
  * wait. No overflow: durations are at most 1000h (policy/values.c). */
-static bs_ns first_end(const struct bs_rule *rule, bs_ns start)
+static bs_ns first_bound(const struct bs_rule *rule)
 {
 	bs_ns bound = rule->deadline;
 	if (rule->attempt_timeout != 0)
 		bound = min_ns(bound, rule->attempt_timeout);
-	return start + bound;
+	return bound;
 }
 
-int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
-			socklen_t len)
+/* Whether a connect under rule may make its first attempt before any
+ * per-call state exists: a watched TCP connect with no cap, io_timeout,
+ * budget or breaker (anything else goes on from its result). */
+static bool plain_rule(const struct bs_rule *rule)
+{
+	return !rule->passthrough && rule->max_conns == 0 && rule->io_timeout == 0 &&
+	       !bs_rule_guarded(rule);
+}
+
+bs_ns bs_outbound_plain_bound(const struct bs_policy *policy)
+{
+	if (policy->n_rules != 1 || policy->names != NULL || !plain_rule(&policy->rules[0]))
+		return 0;
+	return first_bound(&policy->rules[0]);
+}
+
+/* The first attempt of a plain connect (see plain_rule), watched: its
+ * result (0 or the errno), or -1 when no watch could be had and nothing
+ * was tried. errno is untouched when it succeeds. */
+static inline __attribute__((always_inline)) int
+plain_first(int fd, const struct sockaddr *sa, socklen_t len, bs_ns start, bs_ns bound)
+{
+	struct bs_watch *w = bs_watch_begin(fd, start, start + bound);
+	if (w == NULL)
+		return -1;
+	return watched_connect(w, fd, sa, len);
+}
+
+/* A cancelled first attempt gives its slot back (see cancelled()). */
+static void abandon_slot(void *slot)
+{
+	bs_outcap_abandon(*(uint32_t *)slot);
+}
+
+/* A capped connect whose slot can be had at once, without the lock: the
+ * slot first (only a stream socket takes one), then the first attempt as
+ * a plain connect's, and on success the socket keeps the slot. Anything
+ * else (no slot at once, the attempt did not succeed) goes on in
+ * connect_slow, with the slot if one was taken. */
+static int connect_capped(struct bs_runtime *rt, const struct bs_rule *rule, int fd,
+			  const struct sockaddr *sa, socklen_t len, struct bs_resolved *resolved,
+			  const struct bs_dest_info *dest, bs_ns start, int entry_errno)
+{
+	int type = 0;
+	socklen_t tl = sizeof type;
+	uint32_t slot = BS_CAP_NONE;
+	if (BS_REAL(getsockopt)(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == 0 && type == SOCK_STREAM)
+		slot = bs_outcap_try(rt, rule, &dest->key, dest->hint);
+	if (slot == BS_CAP_NONE)
+		return connect_slow(rt, rule, fd, sa, len, resolved, start, entry_errno, -1,
+				    BS_CAP_NONE);
+	if (slot != dest->hint)
+		bs_dest_memo_hint(slot);
+	int premade;
+	/* connect is a cancellation point: a -fexceptions cleanup, nothing on
+	 * the way through. */
+	pthread_cleanup_push(abandon_slot, &slot);
+	premade = plain_first(fd, sa, len, start, first_bound(rule));
+	pthread_cleanup_pop(0);
+	if (__builtin_expect(premade == 0, 1)) {
+		bs_fdtrack_hold(fd, rt->caps, slot); /* bs_outcap_commit's part for it */
+		bs_sleep_note_connect(0);
+		return 0;
+	}
+	return connect_slow(rt, rule, fd, sa, len, resolved, start, entry_errno, premade, slot);
+}
+
+/* Any connect but the plain one under a policy of one rule: the rule for
+ * sa (remembered per thread, destmemo.h, without rules by name), then as
+ * bs_outbound_connect. */
+static __attribute__((noinline)) int
+connect_ruled(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	const int entry_errno = errno;
 	const bs_ns start = bs_now();
 	struct bs_resolved resolved;
-	const struct bs_rule *rule = bs_resolved_rule(rt->policy, sa, len, &resolved);
+	struct bs_dest_info dest = { .capped = false };
+	bs_resolved_start(&resolved, sa, len);
+	if (rt->policy->names == NULL)
+		bs_dest_info_of(rt->policy, sa, len, &dest);
+	else
+		dest.rule = bs_resolved_rule_by_name(rt->policy, sa, len, &resolved);
+	const struct bs_rule *rule = dest.rule;
 	if (rule == NULL || rule->passthrough)
 		return BS_REAL(connect)(fd, sa, len);
-
-	/* The common case, with no per-call state: a watched TCP connect with
-	 * no cap, io_timeout, budget or breaker that succeeds (errno untouched: nothing here
-	 * writes it). Anything else goes on from its result. */
 	int premade = -1;
-	if (__builtin_expect(rule->max_conns == 0 && rule->io_timeout == 0 &&
-			     sa->sa_family != AF_UNIX && !bs_rule_guarded(rule), 1)) {
-		struct bs_watch *w = bs_watch_begin(fd, start, first_end(rule, start));
-		if (w != NULL) {
-			premade = watched_connect(w, fd, sa, len);
+	if (sa->sa_family != AF_UNIX) {
+		if (plain_rule(rule)) {
+			premade = plain_first(fd, sa, len, start, first_bound(rule));
 			if (__builtin_expect(premade == 0, 1)) {
 				bs_sleep_note_connect(0);
 				return 0;
 			}
+		} else if (dest.capped && bs_outcap_fast(rt, rule) && rule->io_timeout == 0 &&
+			   !bs_rule_guarded(rule)) {
+			return connect_capped(rt, rule, fd, sa, len, &resolved, &dest, start,
+					      entry_errno);
 		}
 	}
-	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade);
+	return connect_slow(rt, rule, fd, sa, len, &resolved, start, entry_errno, premade,
+			    BS_CAP_NONE);
 }
 
+/* The plain connect's first attempt did not succeed: on from its result
+ * under the policy's one rule. */
+static __attribute__((noinline)) int
+connect_plain_failed(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
+		     bs_ns start, int entry_errno, int premade)
+{
+	struct bs_resolved resolved;
+	bs_resolved_start(&resolved, sa, len);
+	return connect_slow(rt, &rt->policy->rules[0], fd, sa, len, &resolved, start,
+			    entry_errno, premade, BS_CAP_NONE);
+}
+
+/* The common case, with no rule lookup and no per-call state: the one
+ * rule of the policy is plain and the connect succeeds (errno untouched:
+ * nothing here writes it). Anything else goes on from its result. */
+static __attribute__((noinline)) int
+connect_plain(struct bs_runtime *rt, int fd, const struct sockaddr *sa, socklen_t len,
+	      bs_ns bound)
+{
+	const int entry_errno = errno;
+	const bs_ns start = bs_now();
+	int premade = plain_first(fd, sa, len, start, bound);
+	if (__builtin_expect(premade == 0, 1)) {
+		bs_sleep_note_connect(0);
+		return 0;
+	}
+	return connect_plain_failed(rt, fd, sa, len, start, entry_errno, premade);
+}
+
+/* Tail calls only: neither way pays for the other's frame. */
+int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
+			socklen_t len)
+{
+	const bs_ns bound = rt->plain_bound;
+	if (__builtin_expect(bound == 0 || sa->sa_family == AF_UNIX, 0))
+		return connect_ruled(rt, fd, sa, len);
+	return connect_plain(rt, fd, sa, len, bound);
+}

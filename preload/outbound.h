@@ -23,4 +23,7 @@ static inline bool bs_outbound_family(const struct sockaddr *sa, socklen_t len)
 int bs_outbound_connect(struct bs_runtime *rt, int fd, const struct sockaddr *sa,
 			socklen_t len);
 
+/* bs_runtime.plain_bound for this policy (set once at start-up). */
+bs_ns bs_outbound_plain_bound(const struct bs_policy *policy);
+
 #endif

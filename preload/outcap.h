@@ -68,6 +68,24 @@ int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
 		   bs_ns queued_at, bs_ns now, uint32_t *slot);
 void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket);
 
+/* Whether bs_outcap_try can serve rule: a cap of this process's table
+ * (not share = machine with the state file mapped). */
+static inline bool bs_outcap_fast(const struct bs_runtime *rt, const struct bs_rule *rule)
+{
+	return rt->caps != NULL && (rule->share != BS_SHARE_MACHINE || rt->machine_caps == NULL);
+}
+
+/* A slot of key (rule's cap key for a destination not exempt) if one can
+ * be had at once without the lock (engine/caps.h, bs_cap_try), else
+ * BS_CAP_NONE: then bs_outcap_acquire decides, as if this was never
+ * asked. Logs nothing (a slot taken at once never does). hint: see
+ * bs_cap_try. */
+static inline uint32_t bs_outcap_try(struct bs_runtime *rt, const struct bs_rule *rule,
+				     const struct bs_cap_key *key, uint32_t hint)
+{
+	return bs_cap_try(rt->caps, key, rule->max_conns, hint);
+}
+
 /* The connect went ahead on fd: the socket holds the slot until its last
  * descriptor is closed. */
 void bs_outcap_commit(int fd, uint32_t slot);

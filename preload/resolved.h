@@ -27,25 +27,23 @@ struct bs_resolved {
 	struct sockaddr_storage next; /* the address of the latest failover */
 };
 
-/* The rule for sa when the policy has rules by name (see below). */
+/* The rule for a connect to sa when the policy has rules by name: a rule
+ * matching the name the program resolved sa from, else the rule by address
+ * (bs_policy_match). r must be started (below). */
 const struct bs_rule *bs_resolved_rule_by_name(const struct bs_policy *p,
 					       const struct sockaddr *sa, socklen_t len,
 					       struct bs_resolved *r);
 
-/* The rule for a connect to sa: a rule matching the name the program
- * resolved sa from, when the policy has rules by name, else the rule by
- * address (bs_policy_match_managed). Starts r. Inline: without rules by name (the
- * built-in default) a connect pays a few stores for it. */
-static inline const struct bs_rule *bs_resolved_rule(const struct bs_policy *p,
-						     const struct sockaddr *sa,
-						     socklen_t len, struct bs_resolved *r)
+/* Start r for a connect to sa (before bs_resolved_rule_by_name, or for a
+ * policy without rules by name, whose rule is by address alone). Inline:
+ * without rules by name (the built-in default) a connect pays a few stores
+ * for it. */
+static inline void bs_resolved_start(struct bs_resolved *r, const struct sockaddr *sa,
+				     socklen_t len)
 {
 	r->orig = sa;
 	r->orig_len = len;
 	r->state = -1; /* the rest is set by the first look at the table */
-	if (p->names == NULL)
-		return bs_policy_match_managed(p, sa, len);
-	return bs_resolved_rule_by_name(p, sa, len, r);
 }
 
 /* The name the program's address was resolved from, or NULL. */

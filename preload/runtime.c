@@ -21,6 +21,7 @@
 
 #include "preload/fdtrack.h"
 #include "engine/shm.h"
+#include "preload/outbound.h"
 #include "preload/outcap.h"
 #include "preload/real.h"
 #include "preload/wrap.h"
@@ -88,30 +89,27 @@ bool bs_shared_child(void)
 
 /* ---- pointers from the program ----------------------------------------- */
 
-#define PROBE_MAX 256 /* longer addresses are the kernel's to refuse (EINVAL) */
-#define PAGE_OF(a) ((a) & ~(uintptr_t)4095)
+/* The page of the latest range found readable by this thread (runtime.h). */
+__thread uintptr_t bs_readable_page __attribute__((tls_model("initial-exec")));
 
-/* The page of the latest range found readable by this thread. */
-static __thread uintptr_t readable_page __attribute__((tls_model("initial-exec")));
-
-bool bs_readable(const void *p, size_t len)
+bool bs_readable_probe(const void *p, size_t len)
 {
 	uintptr_t a = (uintptr_t)p;
-	if (len == 0 || len > PROBE_MAX)
+	if (len == 0 || len > BS_PROBE_MAX)
 		return len == 0;
 	if (a + len < a || a < 4096)
 		return false;
-	uintptr_t page = PAGE_OF(a);
-	if (page == readable_page && PAGE_OF(a + len - 1) == page)
+	uintptr_t page = BS_PAGE_OF(a);
+	if (page == bs_readable_page && BS_PAGE_OF(a + len - 1) == page)
 		return true;
 	int saved = errno;
-	char copy[PROBE_MAX];
+	char copy[BS_PROBE_MAX];
 	struct iovec local = { copy, len }, remote = { (void *)p, len };
 	ssize_t n = process_vm_readv(owner_pid, &local, 1, &remote, 1, 0);
 	/* ENOSYS, EPERM (a seccomp filter, a vfork child): cannot tell. */
 	bool ok = n == (ssize_t)len || (n < 0 && errno != EFAULT);
-	if (n == (ssize_t)len && PAGE_OF(a + len - 1) == page)
-		readable_page = page;
+	if (n == (ssize_t)len && BS_PAGE_OF(a + len - 1) == page)
+		bs_readable_page = page;
 	errno = saved;
 	return ok;
 }
@@ -287,6 +285,7 @@ static void initialise(void)
 	if (state.policy->any_caps || state.policy->accept.max_per_client > 0)
 		state.caps = bs_caps_create(CAP_KEYS);
 	open_guards();
+	state.plain_bound = bs_outbound_plain_bound(state.policy);
 	seed_base = state.policy->global.seed;
 	owner_pid = (pid_t)syscall(SYS_getpid);
 	pthread_atfork(before_fork, in_parent, in_child);

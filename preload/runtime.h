@@ -25,6 +25,10 @@ struct bs_runtime {
 	struct bs_guard_table *guards;
 	struct bs_guard_table *machine_guards;
 	struct bs_mcap_table *machine_caps; /* max_conns of share = machine rules */
+	/* The first attempt's bound when the policy is one rule with no cap,
+	 * io_timeout, budget, breaker or rule by name (the built-in default):
+	 * a connect then needs no rule lookup. 0 otherwise. */
+	bs_ns plain_bound;
 };
 
 /* The table a rule's budget and breaker live in, and its name for the
@@ -72,7 +76,22 @@ bool bs_shared_child(void);
  * per thread, not per connect. (A page found readable and unmapped since
  * would still be read: only a dangling pointer into memory the program
  * itself unmapped gets there.) */
-bool bs_readable(const void *p, size_t len);
+#define BS_PROBE_MAX 256 /* longer addresses are the kernel's to refuse (EINVAL) */
+#define BS_PAGE_OF(a) ((a) & ~(uintptr_t)4095)
+extern __thread uintptr_t bs_readable_page __attribute__((tls_model("initial-exec")));
+bool bs_readable_probe(const void *p, size_t len);
+/* Whether [p, p+len) lies in the page this thread last found readable
+ * (0 until one was, and page 0 never is): bs_readable without a call. */
+static inline bool bs_readable_known(const void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p, page = BS_PAGE_OF(a);
+	return page == bs_readable_page && page != 0 && len - 1 < BS_PROBE_MAX &&
+	       BS_PAGE_OF(a + len - 1) == page;
+}
+static inline bool bs_readable(const void *p, size_t len)
+{
+	return __builtin_expect(bs_readable_known(p, len), 1) || bs_readable_probe(p, len);
+}
 
 /* This thread's generator, seeded on first use (from BACKSTOP_SEED and a
  * thread ordinal when a seed is set, else from the kernel). */

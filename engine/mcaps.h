@@ -13,9 +13,14 @@
  *    skipped and cleared;
  *  - waiters are served oldest ticket first; a waiter whose deadline
  *    passed is never served and leaves by clearing its own entry (O(1)).
- * Waiting is a futex wait on a word of the shared mapping, bumped by every
- * release, polled at least every BS_MCAP_POLL so that slots of processes
- * killed while holding them come back. */
+ * Waiting is a futex wait on the waiter's own word of the shared mapping:
+ * a release wakes only the oldest live waiter (checking that it lives,
+ * so that one killed while queued is skipped at once), which wakes the
+ * next when slots remain free. Each waiter also looks every BS_MCAP_POLL
+ * without being woken (checking that the head lives), and the head and
+ * the first waiter of the next process in line every BS_MCAP_HEAD_POLL
+ * (the head reclaiming slots of processes killed while holding them, the
+ * other checking that the head lives), so nothing depends on a wake that a killed process never sent. */
 #ifndef BS_MCAPS_H
 #define BS_MCAPS_H
 
@@ -30,18 +35,19 @@
 #define BS_MCAP_HOLDERS 256  /* processes holding slots of one key at once */
 #define BS_MCAP_WAITERS 512  /* callers queued for one key at once */
 #define BS_MCAP_POLL (50 * BS_MS)
+#define BS_MCAP_HEAD_POLL (10 * BS_MS) /* the head, and the next process's first */
 
 struct bs_mcap_waiter {
 	_Atomic uint64_t owner;    /* procid of the waiting process; 0: free */
 	_Atomic uint64_t deadline; /* CLOCK_MONOTONIC ns */
 	_Atomic uint64_t ticket;   /* published last; 0: not queued */
+	_Atomic uint32_t wake;     /* its futex word, bumped to wake it */
 };
 
 struct bs_mcap_entry {
 	_Atomic uint64_t key;      /* 0: free */
 	char rule[BS_NAME_MAX];    /* for `backstop state` */
 	char dest[BS_DEST_MAX];    /* the first destination counted */
-	_Atomic uint32_t wake;     /* futex word, bumped on every release */
 	_Atomic uint32_t limit;    /* the latest max_conns asked with */
 	_Atomic uint64_t next_ticket;
 	_Atomic uint64_t holders[BS_MCAP_HOLDERS]; /* procid << 16 | slots held */

@@ -326,7 +326,63 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 		return BS_CAP_ACQUIRED;
 	if (!req->wait)
 		return BS_CAP_REJECT;
-	return wait_turn(e, mine, req, me, count);
+	if (req->ticket == NULL)
+		return wait_turn(e, mine, req, me, count);
+	struct bs_mcap_waiter *w = enqueue(e, me, req->deadline_at);
+	if (w == NULL)
+		return BS_CAP_UNTRACKED;
+	*req->ticket = (struct bs_mcap_ticket){
+		.key = req->key, .limit = req->limit, .index = (uint32_t)(w - e->waiters),
+		.ticket = atomic_load(&w->ticket),
+	};
+	return BS_CAP_QUEUED;
+}
+
+/* The queued waiter of tk, or NULL when it is no longer this process's
+ * (a forked child's copy of its parent's ticket). */
+static struct bs_mcap_waiter *ticket_waiter(struct bs_mcap_table *t,
+					    const struct bs_mcap_ticket *tk,
+					    struct bs_mcap_entry **e)
+{
+	*e = entry_of(t, tk->key, false, NULL);
+	if (*e == NULL || tk->index >= BS_MCAP_WAITERS)
+		return NULL;
+	struct bs_mcap_waiter *w = &(*e)->waiters[tk->index];
+	return atomic_load(&w->ticket) == tk->ticket &&
+	       atomic_load(&w->owner) == bs_procid_self() ? w : NULL;
+}
+
+enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *tk, bs_ns now,
+				uint32_t *count)
+{
+	*count = 0;
+	struct bs_mcap_entry *e;
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, &e);
+	if (w == NULL)
+		return BS_CAP_TIMEOUT;
+	const uint64_t me = bs_procid_self();
+	_Atomic uint64_t *mine = my_record(e, me, true);
+	if (mine == NULL) { /* no record left: not capped, as at the start */
+		bs_mcap_cancel(t, tk);
+		return BS_CAP_UNTRACKED;
+	}
+	/* Whether the head lives is asked only now and then: it costs
+	 * system calls, and a release checks it anyway. */
+	const bool check = now - tk->checked_at >= BS_MCAP_POLL;
+	if (check)
+		tk->checked_at = now;
+	bool near;
+	return take_turn(e, w, mine, tk->limit, me, now, check, count, &near);
+}
+
+void bs_mcap_cancel(struct bs_mcap_table *t, struct bs_mcap_ticket *tk)
+{
+	struct bs_mcap_entry *e;
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, &e);
+	if (w == NULL)
+		return;
+	dequeue(w);
+	wake_head(e); /* it may have been next in line for a free slot */
 }
 
 void bs_mcap_release(struct bs_mcap_table *t, uint64_t key)

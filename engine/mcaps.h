@@ -62,19 +62,42 @@ struct bs_mcap_table {
  * (which differs between policies), and the destination part of key. */
 uint64_t bs_mcap_key(const char *rule, const struct bs_cap_key *key);
 
+/* A place in the queue of a caller that does not block (an asynchronous
+ * connect), in the caller's memory. */
+struct bs_mcap_ticket {
+	uint64_t key;
+	uint32_t limit;
+	uint32_t index;     /* of its waiter entry */
+	uint64_t ticket;    /* that entry's ticket: proves it is still ours */
+	bs_ns checked_at;   /* when it last checked that the head lives */
+};
+
 struct bs_mcap_request {
 	uint64_t key;
 	const char *rule, *dest;   /* names for `backstop state` */
 	uint32_t limit;            /* > 0, at most 65535 per process */
 	bool wait;
 	bs_ns deadline_at;         /* CLOCK_MONOTONIC */
+	struct bs_mcap_ticket *ticket; /* with wait: queue it, never block */
 };
 
-/* BS_CAP_ACQUIRED, BS_CAP_WAITED, BS_CAP_TIMEOUT, BS_CAP_REJECT, or
- * BS_CAP_UNTRACKED (table, holders or waiters full: not capped). *in_use
- * is the count after the decision. */
+/* BS_CAP_ACQUIRED, BS_CAP_WAITED, BS_CAP_TIMEOUT, BS_CAP_REJECT,
+ * BS_CAP_QUEUED (with a ticket: ask bs_mcap_poll), or BS_CAP_UNTRACKED
+ * (table, holders or waiters full: not capped). *in_use is the count
+ * after the decision. */
 enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap_request *req,
 				   uint32_t *in_use);
+
+/* Where a queued ticket stands at `now`, without blocking and, unless it
+ * is the head at a full cap or has not asked for BS_MCAP_POLL, without a
+ * system call: BS_CAP_WAITED (it holds a slot now), BS_CAP_QUEUED,
+ * BS_CAP_TIMEOUT (its deadline passed, or a forked child asks about its
+ * parent's ticket: it has left the queue, never served) or
+ * BS_CAP_UNTRACKED (not capped after all). */
+enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *tk, bs_ns now,
+				uint32_t *in_use);
+/* Leave the queue for good (nothing when already out). */
+void bs_mcap_cancel(struct bs_mcap_table *t, struct bs_mcap_ticket *tk);
 
 /* Give back one slot of key that this process holds (nothing when it
  * holds none: a forked child closing its parent's connection). */

@@ -148,37 +148,23 @@ static void clear_waiters_of(struct bs_mcap_entry *e, uint64_t owner)
  * checked only with `check` (by a releaser about to wake it, and by
  * waiters whose wait timed out), and not when it is the caller's own
  * process (`me`); a dead head is cleared with all its process's entries. */
-/* The oldest waiter in line whose deadline has not passed, not of the
- * process `other` (0: any), or NULL. */
-static struct bs_mcap_waiter *first_in_line(struct bs_mcap_entry *e, bs_ns now,
-					    uint64_t other, uint64_t *ticket_of)
-{
-	struct bs_mcap_waiter *best = NULL;
-	uint64_t best_ticket = UINT64_MAX;
-	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
-		struct bs_mcap_waiter *w = &e->waiters[i];
-		uint64_t ticket = atomic_load(&w->ticket);
-		if (ticket != 0 && ticket < best_ticket && atomic_load(&w->deadline) > now &&
-		    (other == 0 || atomic_load(&w->owner) != other)) {
-			best = w;
-			best_ticket = ticket;
-		}
-	}
-	*ticket_of = best_ticket;
-	return best;
-}
-
 static struct bs_mcap_waiter *oldest(struct bs_mcap_entry *e, bs_ns now, bool check,
-				     uint64_t me, struct bs_mcap_waiter **next)
+				     uint64_t me)
 {
 	for (bool cleared = false;; cleared = true) {
-		uint64_t best_ticket, next_ticket;
-		struct bs_mcap_waiter *best = first_in_line(e, now, 0, &best_ticket);
-		const uint64_t owner = best != NULL ? atomic_load(&best->owner) : 0;
-		if (next != NULL)
-			*next = owner != 0 ? first_in_line(e, now, owner, &next_ticket) : NULL;
+		struct bs_mcap_waiter *best = NULL;
+		uint64_t best_ticket = UINT64_MAX;
+		for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+			struct bs_mcap_waiter *w = &e->waiters[i];
+			uint64_t ticket = atomic_load(&w->ticket);
+			if (ticket != 0 && ticket < best_ticket && atomic_load(&w->deadline) > now) {
+				best = w;
+				best_ticket = ticket;
+			}
+		}
 		if (best == NULL || !check)
 			return best;
+		const uint64_t owner = atomic_load(&best->owner);
 		if (owner == me || (owner != 0 && bs_procid_alive(owner))) {
 			if (cleared && owner != me)
 				wake(best); /* head now, and it does not know */
@@ -191,10 +177,21 @@ static struct bs_mcap_waiter *oldest(struct bs_mcap_entry *e, bs_ns now, bool ch
 	}
 }
 
+/* How many waiters whose deadline has not passed are ahead of ticket. */
+static uint32_t waiters_ahead(struct bs_mcap_entry *e, bs_ns now, uint64_t ticket)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+		uint64_t t = atomic_load(&e->waiters[i].ticket);
+		n += t != 0 && t < ticket && atomic_load(&e->waiters[i].deadline) > now;
+	}
+	return n;
+}
+
 /* Wake the oldest live waiter: a slot may be free for it. */
 static void wake_head(struct bs_mcap_entry *e)
 {
-	struct bs_mcap_waiter *head = oldest(e, now_ns(), true, 0, NULL);
+	struct bs_mcap_waiter *head = oldest(e, now_ns(), true, 0);
 	if (head != NULL)
 		wake(head);
 }
@@ -260,25 +257,25 @@ static bool futex_wait(struct bs_mcap_waiter *w, uint32_t seen, bs_ns timeout)
 /* One look at a queued waiter w at `now`: BS_CAP_WAITED (it took a slot
  * and left the queue), BS_CAP_TIMEOUT (its deadline passed: it left,
  * never served), or BS_CAP_QUEUED. `check`: make sure the head lives
- * (after a wait that no release ended). *near: w is the head, or the
- * first in line of another process than the head's: the two that look
- * often (the head for dead holders' slots, the other for a dead head:
- * a process killed with many threads queued leaves a run of them). */
+ * (after a wait that no release ended). *near: w is among the first
+ * BS_MCAP_NEAR in line, who look often (the head for dead holders' slots,
+ * the others for dead heads: a process killed with many threads queued
+ * leaves a run of them, and whoever is behind the run must notice). */
 static enum bs_cap_status take_turn(struct bs_mcap_entry *e, struct bs_mcap_waiter *w,
 				    _Atomic uint64_t *mine, uint32_t limit, uint64_t me,
 				    bs_ns now, bool check, uint32_t *count, bool *near)
 {
-	struct bs_mcap_waiter *next;
 	if (now >= atomic_load(&w->deadline)) {
 		dequeue(w);
 		wake_head(e); /* it may have been next in line for a free slot */
 		*count = in_use(e);
 		return BS_CAP_TIMEOUT;
 	}
-	const bool head = oldest(e, now, check, me, &next) == w;
-	*near = head || next == w;
-	if (!head)
+	if (oldest(e, now, check, me) != w) {
+		*near = waiters_ahead(e, now, atomic_load(&w->ticket)) < BS_MCAP_NEAR;
 		return BS_CAP_QUEUED;
+	}
+	*near = true;
 	if (!(try_take(e, mine, limit, count) || (reclaim_dead(e) && try_take(e, mine, limit, count))))
 		return BS_CAP_QUEUED;
 	dequeue(w);
@@ -320,7 +317,7 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 		return BS_CAP_UNTRACKED;
 	atomic_store(&e->limit, req->limit);
 	/* Nobody queued before us: take a free slot at once. */
-	if (oldest(e, now_ns(), false, me, NULL) == NULL &&
+	if (oldest(e, now_ns(), false, me) == NULL &&
 	    (try_take(e, mine, req->limit, count) ||
 	     (reclaim_dead(e) && try_take(e, mine, req->limit, count))))
 		return BS_CAP_ACQUIRED;

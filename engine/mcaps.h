@@ -17,10 +17,10 @@
  * a release wakes only the oldest live waiter (checking that it lives,
  * so that one killed while queued is skipped at once), which wakes the
  * next when slots remain free. Each waiter also looks every BS_MCAP_POLL
- * without being woken (checking that the head lives), and the head and
- * the first waiter of the next process in line every BS_MCAP_HEAD_POLL
- * (the head reclaiming slots of processes killed while holding them, the
- * other checking that the head lives), so nothing depends on a wake that a killed process never sent. */
+ * without being woken (checking that the head lives), and the first
+ * BS_MCAP_NEAR in line every BS_MCAP_HEAD_POLL (the head reclaiming slots
+ * of processes killed while holding them, the others checking that the
+ * head lives), so nothing depends on a wake that a killed process never sent. */
 #ifndef BS_MCAPS_H
 #define BS_MCAPS_H
 
@@ -35,7 +35,8 @@
 #define BS_MCAP_HOLDERS 256  /* processes holding slots of one key at once */
 #define BS_MCAP_WAITERS 512  /* callers queued for one key at once */
 #define BS_MCAP_POLL (50 * BS_MS)
-#define BS_MCAP_HEAD_POLL (10 * BS_MS) /* the head, and the next process's first */
+#define BS_MCAP_HEAD_POLL (10 * BS_MS) /* the first BS_MCAP_NEAR waiters in line */
+#define BS_MCAP_NEAR 32
 
 struct bs_mcap_waiter {
 	_Atomic uint64_t owner;    /* procid of the waiting process; 0: free */

@@ -73,7 +73,7 @@ final_check() { # AFTER
 
 # 1. The cap across processes.
 herd process
-note "share = process: $(cat process.server)"
+note "share = process: $(cat process.server); at ${SECONDS}s"
 [ "$(server_max process.server)" -gt $CAP ] ||
 	fail "control: the processes did not exceed $CAP together without share = machine"
 herd machine
@@ -85,7 +85,7 @@ assert_eq "$(count_lines '"event":"cap.acquired".*"share":"machine"' machine.jso
 assert_no_grep '"event":"cap.timeout"' machine.jsonl "a wait timed out"
 longest=$(sed -n 's/.*"event":"cap.acquired".*"waited_ms":\([0-9.]*\).*/\1/p' machine.jsonl |
 	sort -g | tail -1)
-note "share = machine: $waits waits, the longest ${longest:-0} ms"
+note "share = machine: $waits waits, the longest ${longest:-0} ms; at ${SECONDS}s"
 awk -v l="${longest:-0}" -v w=$((CAP_WAIT_S * 1000)) 'BEGIN { exit !(l < w) }' ||
 	fail "a wait of $longest ms outlived cap_wait"
 "$BS_CLI" state -p "$BS_TMP/policy.ini" >state.txt
@@ -103,7 +103,7 @@ kill_loop() { # NAME KILLS PROCS CMD... (after `server 0 $CAP NAME.server`)
 		fail "$name: cap_killer failed (seed $SEED)"
 	kill -TERM "$SERVER"
 	wait "$SERVER"
-	note "$name (seed $SEED): $(cat "$name.kills"); server: $(cat "$name.server")"
+	note "$name (seed $SEED): $(cat "$name.kills"); server: $(cat "$name.server"); at ${SECONDS}s"
 	[ "$(server_max "$name.server")" -le $CAP ] ||
 		fail "$name: the server saw $(server_max "$name.server") connections at once"
 	grep -q "^kills=$kills holding=[1-9][0-9]* waiting=[1-9][0-9]* late=0\$" "$name.kills" ||

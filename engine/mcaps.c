@@ -114,19 +114,37 @@ static uint32_t in_use(struct bs_mcap_entry *e)
 	return sum;
 }
 
-/* Count, check, take back when over: see mcaps.h. */
+/* Count, check, take back when over: see mcaps.h. Racing takers may all
+ * see the sum over the limit and all take back: one that then finds a
+ * slot free tries again (a few times), so that a free slot is not
+ * refused for others' tentative counts. */
 static bool try_take(struct bs_mcap_entry *e, _Atomic uint64_t *mine, uint32_t limit,
 		     uint32_t *count)
 {
-	if ((atomic_load(mine) & HELD_MASK) == HELD_MASK)
-		return false;
-	atomic_fetch_add(mine, 1);
-	*count = in_use(e);
-	if (*count <= limit)
-		return true;
-	atomic_fetch_sub(mine, 1);
-	(*count)--;
+	for (int tries = 0; tries < 4; tries++) {
+		if ((atomic_load(mine) & HELD_MASK) == HELD_MASK)
+			return false;
+		atomic_fetch_add(mine, 1);
+		*count = in_use(e);
+		if (*count <= limit)
+			return true;
+		atomic_fetch_sub(mine, 1);
+		(*count)--;
+		if (in_use(e) >= limit)
+			return false;
+	}
 	return false;
+}
+
+/* try_take, and again after reclaiming dead holders' slots (whoever
+ * reclaimed them, this caller or a racing one). */
+static bool take(struct bs_mcap_entry *e, _Atomic uint64_t *mine, uint32_t limit,
+		 uint32_t *count)
+{
+	if (try_take(e, mine, limit, count))
+		return true;
+	reclaim_dead(e);
+	return try_take(e, mine, limit, count);
 }
 
 /* Clear every entry of a process that died queued. */
@@ -276,7 +294,7 @@ static enum bs_cap_status take_turn(struct bs_mcap_entry *e, struct bs_mcap_wait
 		return BS_CAP_QUEUED;
 	}
 	*near = true;
-	if (!(try_take(e, mine, limit, count) || (reclaim_dead(e) && try_take(e, mine, limit, count))))
+	if (!take(e, mine, limit, count))
 		return BS_CAP_QUEUED;
 	dequeue(w);
 	if (*count < limit)
@@ -316,10 +334,9 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 	if (mine == NULL)
 		return BS_CAP_UNTRACKED;
 	atomic_store(&e->limit, req->limit);
-	/* Nobody queued before us: take a free slot at once. */
-	if (oldest(e, now_ns(), false, me) == NULL &&
-	    (try_take(e, mine, req->limit, count) ||
-	     (reclaim_dead(e) && try_take(e, mine, req->limit, count))))
+	/* Nobody (alive) queued before us: take a free slot at once. */
+	if (oldest(e, now_ns(), true, me) == NULL &&
+	    take(e, mine, req->limit, count))
 		return BS_CAP_ACQUIRED;
 	if (!req->wait)
 		return BS_CAP_REJECT;

@@ -275,7 +275,7 @@ static bool futex_wait(struct bs_mcap_waiter *w, uint32_t seen, bs_ns timeout)
 /* One look at a queued waiter w at `now`: BS_CAP_WAITED (it took a slot
  * and left the queue), BS_CAP_TIMEOUT (its deadline passed: it left,
  * never served), or BS_CAP_QUEUED. `check`: make sure the head lives
- * (after a wait that no release ended). *near: w is among the first
+ * (after a wait that no release ended). *near (unless NULL): w is among the first
  * BS_MCAP_NEAR in line, who look often (the head for dead holders' slots,
  * the others for dead heads: a process killed with many threads queued
  * leaves a run of them, and whoever is behind the run must notice). */
@@ -290,10 +290,12 @@ static enum bs_cap_status take_turn(struct bs_mcap_entry *e, struct bs_mcap_wait
 		return BS_CAP_TIMEOUT;
 	}
 	if (oldest(e, now, check, me) != w) {
-		*near = waiters_ahead(e, now, atomic_load(&w->ticket)) < BS_MCAP_NEAR;
+		if (near != NULL)
+			*near = waiters_ahead(e, now, atomic_load(&w->ticket)) < BS_MCAP_NEAR;
 		return BS_CAP_QUEUED;
 	}
-	*near = true;
+	if (near != NULL)
+		*near = true;
 	if (!take(e, mine, limit, count))
 		return BS_CAP_QUEUED;
 	dequeue(w);
@@ -355,15 +357,14 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 /* The queued waiter of tk, or NULL when it is no longer this process's
  * (a forked child's copy of its parent's ticket). */
 static struct bs_mcap_waiter *ticket_waiter(struct bs_mcap_table *t,
-					    const struct bs_mcap_ticket *tk,
+					    const struct bs_mcap_ticket *tk, uint64_t me,
 					    struct bs_mcap_entry **e)
 {
 	*e = entry_of(t, tk->key, false, NULL);
 	if (*e == NULL || tk->index >= BS_MCAP_WAITERS)
 		return NULL;
 	struct bs_mcap_waiter *w = &(*e)->waiters[tk->index];
-	return atomic_load(&w->ticket) == tk->ticket &&
-	       atomic_load(&w->owner) == bs_procid_self() ? w : NULL;
+	return atomic_load(&w->ticket) == tk->ticket && atomic_load(&w->owner) == me ? w : NULL;
 }
 
 enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *tk, bs_ns now,
@@ -371,10 +372,10 @@ enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *
 {
 	*count = 0;
 	struct bs_mcap_entry *e;
-	struct bs_mcap_waiter *w = ticket_waiter(t, tk, &e);
+	const uint64_t me = bs_procid_self();
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, me, &e);
 	if (w == NULL)
 		return BS_CAP_TIMEOUT;
-	const uint64_t me = bs_procid_self();
 	_Atomic uint64_t *mine = my_record(e, me, true);
 	if (mine == NULL) { /* no record left: not capped, as at the start */
 		bs_mcap_cancel(t, tk);
@@ -385,14 +386,13 @@ enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *
 	const bool check = now - tk->checked_at >= BS_MCAP_POLL;
 	if (check)
 		tk->checked_at = now;
-	bool near;
-	return take_turn(e, w, mine, tk->limit, me, now, check, count, &near);
+	return take_turn(e, w, mine, tk->limit, me, now, check, count, NULL);
 }
 
 void bs_mcap_cancel(struct bs_mcap_table *t, struct bs_mcap_ticket *tk)
 {
 	struct bs_mcap_entry *e;
-	struct bs_mcap_waiter *w = ticket_waiter(t, tk, &e);
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, bs_procid_self(), &e);
 	if (w == NULL)
 		return;
 	dequeue(w);

@@ -90,8 +90,8 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 				   uint32_t *in_use);
 
 /* Where a queued ticket stands at `now`, without blocking and, unless it
- * is the head at a full cap or has not asked for BS_MCAP_POLL, without a
- * system call: BS_CAP_WAITED (it holds a slot now), BS_CAP_QUEUED,
+ * is the head at a full cap or has not asked for BS_MCAP_POLL, with no
+ * system call but getpid (bs_procid_self): BS_CAP_WAITED (it holds a slot now), BS_CAP_QUEUED,
  * BS_CAP_TIMEOUT (its deadline passed, or a forked child asks about its
  * parent's ticket: it has left the queue, never served) or
  * BS_CAP_UNTRACKED (not capped after all). */

@@ -22,7 +22,7 @@
 #include "engine/mcaps.h"
 
 #define BS_SHM_MAGIC "BSSTATE"
-#define BS_SHM_VERSION 2u
+#define BS_SHM_VERSION 3u /* 3: each cap waiter has its own futex word (2 on main: breakers count their holds) */
 
 struct bs_shm_header {
 	char magic[8];               /* BS_SHM_MAGIC, NUL-padded */

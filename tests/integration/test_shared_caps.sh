@@ -74,7 +74,9 @@ final_check() { # AFTER
 	kill -TERM "$SERVER"
 	wait "$SERVER"
 	assert_eq "$out" "ok=$CAP" "all $CAP slots at once after $1"
-	assert_eq "$(cat final.server)" "max=$CAP total=$CAP" "the final check's connections"
+	# all connected (at once, client-side: each held its slot until every
+	# one had tried); the server may accept some after others closed
+	assert_grep "^max=[0-9]+ total=$CAP\$" final.server "the final check's connections"
 }
 
 # 1. The cap across processes.

@@ -60,11 +60,10 @@ refused "$BS_TMP/open.state" "refused: mode 0644 lets others in"
 ln -s "$BS_TMP/good.state" "$BS_TMP/link.state"
 refused "$BS_TMP/link.state" "refused: a symbolic link"
 
-# The same size, stamped version 1 (the layout before each waiter had its
-# own futex word; bytes 8..11 of the header).
-cp "$BS_TMP/good.state" "$BS_TMP/v1.state"
-printf '\001\000\000\000' | dd of="$BS_TMP/v1.state" bs=1 seek=8 conv=notrunc status=none
-refused "$BS_TMP/v1.state" "state file version 1, but this backstop reads version 2"
+# The same layout, stamped version 254 (bytes 8..11 of the header).
+cp "$BS_TMP/good.state" "$BS_TMP/v254.state"
+printf '\376\000\000\000' | dd of="$BS_TMP/v254.state" bs=1 seek=8 conv=notrunc status=none
+refused "$BS_TMP/v254.state" "state file version 254, but this backstop reads version "
 
 head -c 4096 /dev/zero | tr '\0' x >"$BS_TMP/other.state"
 chmod 600 "$BS_TMP/other.state"

@@ -1,6 +1,7 @@
 /* Machine-wide caps (see mcaps.h). */
 #include "engine/mcaps.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <string.h>
@@ -60,10 +61,12 @@ static struct bs_mcap_entry *entry_of(struct bs_mcap_table *t, uint64_t key, boo
 	return NULL;
 }
 
-static void wake_all(struct bs_mcap_entry *e)
+static void wake_head(struct bs_mcap_entry *e);
+
+static void wake(struct bs_mcap_waiter *w)
 {
-	atomic_fetch_add(&e->wake, 1);
-	syscall(SYS_futex, &e->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	atomic_fetch_add(&w->wake, 1);
+	syscall(SYS_futex, &w->wake, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 /* Free the records of processes that died holding slots; true when any
@@ -78,7 +81,7 @@ static bool reclaim_dead(struct bs_mcap_entry *e)
 			freed |= (w & HELD_MASK) != 0;
 	}
 	if (freed)
-		wake_all(e);
+		wake_head(e);
 	return freed;
 }
 
@@ -111,26 +114,62 @@ static uint32_t in_use(struct bs_mcap_entry *e)
 	return sum;
 }
 
-/* Count, check, take back when over: see mcaps.h. */
+/* Count, check, take back when over: see mcaps.h. Racing takers may all
+ * see the sum over the limit and all take back: one that then finds a
+ * slot free tries again (a few times), so that a free slot is not
+ * refused for others' tentative counts. */
 static bool try_take(struct bs_mcap_entry *e, _Atomic uint64_t *mine, uint32_t limit,
 		     uint32_t *count)
 {
-	if ((atomic_load(mine) & HELD_MASK) == HELD_MASK)
-		return false;
-	atomic_fetch_add(mine, 1);
-	*count = in_use(e);
-	if (*count <= limit)
-		return true;
-	atomic_fetch_sub(mine, 1);
-	(*count)--;
+	for (int tries = 0; tries < 4; tries++) {
+		if ((atomic_load(mine) & HELD_MASK) == HELD_MASK)
+			return false;
+		atomic_fetch_add(mine, 1);
+		*count = in_use(e);
+		if (*count <= limit)
+			return true;
+		atomic_fetch_sub(mine, 1);
+		(*count)--;
+		if (in_use(e) >= limit)
+			return false;
+	}
 	return false;
 }
 
-/* The oldest live waiter (ticket), or NULL; waiters of dead processes
- * met on the way are cleared. */
-static struct bs_mcap_waiter *oldest(struct bs_mcap_entry *e, bs_ns now)
+/* try_take, and again after reclaiming dead holders' slots (whoever
+ * reclaimed them, this caller or a racing one). */
+static bool take(struct bs_mcap_entry *e, _Atomic uint64_t *mine, uint32_t limit,
+		 uint32_t *count)
 {
-	for (;;) {
+	if (try_take(e, mine, limit, count))
+		return true;
+	reclaim_dead(e);
+	return try_take(e, mine, limit, count);
+}
+
+/* Clear every entry of a process that died queued. */
+static void clear_waiters_of(struct bs_mcap_entry *e, uint64_t owner)
+{
+	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+		struct bs_mcap_waiter *w = &e->waiters[i];
+		uint64_t ticket = atomic_load(&w->ticket);
+		if (atomic_load(&w->owner) != owner)
+			continue;
+		/* The ticket (unique) proves the entry is still the dead one's. */
+		if (ticket != 0 && atomic_compare_exchange_strong(&w->ticket, &ticket, 0))
+			atomic_compare_exchange_strong(&w->owner, &owner, 0);
+	}
+}
+
+/* The oldest waiter (ticket) whose deadline has not passed, or NULL.
+ * Whether it still lives costs system calls (engine/procid.h): it is
+ * checked only with `check` (by a releaser about to wake it, and by
+ * waiters whose wait timed out), and not when it is the caller's own
+ * process (`me`); a dead head is cleared with all its process's entries. */
+static struct bs_mcap_waiter *oldest(struct bs_mcap_entry *e, bs_ns now, bool check,
+				     uint64_t me)
+{
+	for (bool cleared = false;; cleared = true) {
 		struct bs_mcap_waiter *best = NULL;
 		uint64_t best_ticket = UINT64_MAX;
 		for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
@@ -141,44 +180,128 @@ static struct bs_mcap_waiter *oldest(struct bs_mcap_entry *e, bs_ns now)
 				best_ticket = ticket;
 			}
 		}
-		if (best == NULL || bs_procid_alive(atomic_load(&best->owner)))
+		if (best == NULL || !check)
 			return best;
-		uint64_t ticket = best_ticket; /* its process died while queued */
-		if (atomic_compare_exchange_strong(&best->ticket, &ticket, 0))
-			atomic_store(&best->owner, 0);
+		const uint64_t owner = atomic_load(&best->owner);
+		if (owner == me || (owner != 0 && bs_procid_alive(owner))) {
+			if (cleared && owner != me)
+				wake(best); /* head now, and it does not know */
+			return best;
+		}
+		if (owner != 0)
+			clear_waiters_of(e, owner);
+		else if (atomic_compare_exchange_strong(&best->ticket, &best_ticket, 0))
+			continue; /* a stale ticket of an entry being cleared */
+	}
+}
+
+/* How many waiters whose deadline has not passed are ahead of ticket. */
+static uint32_t waiters_ahead(struct bs_mcap_entry *e, bs_ns now, uint64_t ticket)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+		uint64_t t = atomic_load(&e->waiters[i].ticket);
+		n += t != 0 && t < ticket && atomic_load(&e->waiters[i].deadline) > now;
+	}
+	return n;
+}
+
+/* Wake the oldest live waiter: a slot may be free for it. */
+static void wake_head(struct bs_mcap_entry *e)
+{
+	struct bs_mcap_waiter *head = oldest(e, now_ns(), true, 0);
+	if (head != NULL)
+		wake(head);
+}
+
+/* Clear the entries of processes that died queued (or enqueuing): they
+ * are otherwise cleared only on reaching the head, and a queue full of
+ * them would turn live callers away. Called only when the queue is full;
+ * one liveness check per run of entries of the same process. */
+static void sweep_dead_waiters(struct bs_mcap_entry *e)
+{
+	uint64_t checked = 0;
+	bool checked_alive = true;
+	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+		struct bs_mcap_waiter *w = &e->waiters[i];
+		uint64_t ticket = atomic_load(&w->ticket); /* before the owner: see oldest */
+		uint64_t owner = atomic_load(&w->owner);
+		if (owner == 0)
+			continue;
+		if (owner != checked) {
+			checked = owner;
+			checked_alive = bs_procid_alive(owner);
+		}
+		if (checked_alive)
+			continue;
+		if (ticket != 0 && !atomic_compare_exchange_strong(&w->ticket, &ticket, 0))
+			continue; /* left, and maybe taken again, meanwhile */
+		atomic_compare_exchange_strong(&w->owner, &owner, 0);
 	}
 }
 
 static struct bs_mcap_waiter *enqueue(struct bs_mcap_entry *e, uint64_t me, bs_ns deadline_at)
 {
-	for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
-		struct bs_mcap_waiter *w = &e->waiters[i];
-		uint64_t owner = atomic_load(&w->owner);
-		if (owner != 0 && atomic_load(&w->ticket) == 0 && !bs_procid_alive(owner))
-			atomic_compare_exchange_strong(&w->owner, &owner, 0); /* died enqueuing */
-		owner = 0;
-		if (!atomic_compare_exchange_strong(&w->owner, &owner, me))
-			continue;
-		atomic_store(&w->deadline, deadline_at);
-		atomic_store(&w->ticket, atomic_fetch_add(&e->next_ticket, 1) + 1);
-		return w;
+	for (int round = 0; round < 2; round++, sweep_dead_waiters(e)) {
+		for (size_t i = 0; i < BS_MCAP_WAITERS; i++) {
+			struct bs_mcap_waiter *w = &e->waiters[i];
+			uint64_t owner = 0;
+			if (!atomic_compare_exchange_strong(&w->owner, &owner, me))
+				continue;
+			atomic_store(&w->deadline, deadline_at);
+			atomic_store(&w->ticket, atomic_fetch_add(&e->next_ticket, 1) + 1);
+			return w;
+		}
 	}
 	return NULL;
 }
 
-/* Leave the queue; the next waiter may now be the oldest. O(1) but the wake. */
-static void dequeue(struct bs_mcap_entry *e, struct bs_mcap_waiter *w)
+/* Leave the queue, O(1). */
+static void dequeue(struct bs_mcap_waiter *w)
 {
 	atomic_store(&w->ticket, 0);
 	atomic_store(&w->owner, 0);
-	wake_all(e);
 }
 
-static void futex_wait(struct bs_mcap_entry *e, uint32_t seen, bs_ns timeout)
+/* Returns whether the wait timed out (rather than being woken). */
+static bool futex_wait(struct bs_mcap_waiter *w, uint32_t seen, bs_ns timeout)
 {
 	struct timespec ts = { .tv_sec = (time_t)(timeout / BS_SEC),
 			       .tv_nsec = (long)(timeout % BS_SEC) };
-	syscall(SYS_futex, &e->wake, FUTEX_WAIT, seen, &ts, NULL, 0);
+	return syscall(SYS_futex, &w->wake, FUTEX_WAIT, seen, &ts, NULL, 0) != 0 &&
+	       errno == ETIMEDOUT;
+}
+
+/* One look at a queued waiter w at `now`: BS_CAP_WAITED (it took a slot
+ * and left the queue), BS_CAP_TIMEOUT (its deadline passed: it left,
+ * never served), or BS_CAP_QUEUED. `check`: make sure the head lives
+ * (after a wait that no release ended). *near (unless NULL): w is among the first
+ * BS_MCAP_NEAR in line, who look often (the head for dead holders' slots,
+ * the others for dead heads: a process killed with many threads queued
+ * leaves a run of them, and whoever is behind the run must notice). */
+static enum bs_cap_status take_turn(struct bs_mcap_entry *e, struct bs_mcap_waiter *w,
+				    _Atomic uint64_t *mine, uint32_t limit, uint64_t me,
+				    bs_ns now, bool check, uint32_t *count, bool *near)
+{
+	if (now >= atomic_load(&w->deadline)) {
+		dequeue(w);
+		wake_head(e); /* it may have been next in line for a free slot */
+		*count = in_use(e);
+		return BS_CAP_TIMEOUT;
+	}
+	if (oldest(e, now, check, me) != w) {
+		if (near != NULL)
+			*near = waiters_ahead(e, now, atomic_load(&w->ticket)) < BS_MCAP_NEAR;
+		return BS_CAP_QUEUED;
+	}
+	if (near != NULL)
+		*near = true;
+	if (!take(e, mine, limit, count))
+		return BS_CAP_QUEUED;
+	dequeue(w);
+	if (*count < limit)
+		wake_head(e); /* more slots free: the next one's turn too */
+	return BS_CAP_WAITED;
 }
 
 static enum bs_cap_status wait_turn(struct bs_mcap_entry *e, _Atomic uint64_t *mine,
@@ -188,22 +311,16 @@ static enum bs_cap_status wait_turn(struct bs_mcap_entry *e, _Atomic uint64_t *m
 	struct bs_mcap_waiter *w = enqueue(e, me, req->deadline_at);
 	if (w == NULL)
 		return BS_CAP_UNTRACKED;
-	for (;;) {
-		const uint32_t seen = atomic_load(&e->wake);
+	for (bool check = true;;) { /* a newcomer may queue behind a dead head */
+		const uint32_t seen = atomic_load(&w->wake);
 		const bs_ns now = now_ns();
-		if (now >= req->deadline_at) {
-			dequeue(e, w);
-			*count = in_use(e);
-			return BS_CAP_TIMEOUT;
-		}
-		if (oldest(e, now) == w &&
-		    (try_take(e, mine, req->limit, count) ||
-		     (reclaim_dead(e) && try_take(e, mine, req->limit, count)))) {
-			dequeue(e, w);
-			return BS_CAP_WAITED;
-		}
-		const bs_ns left = req->deadline_at - now;
-		futex_wait(e, seen, left < BS_MCAP_POLL ? left : BS_MCAP_POLL);
+		bool near;
+		enum bs_cap_status st = take_turn(e, w, mine, req->limit, me, now, check, count,
+						  &near);
+		if (st != BS_CAP_QUEUED)
+			return st;
+		const bs_ns left = req->deadline_at - now, poll = near ? BS_MCAP_HEAD_POLL : BS_MCAP_POLL;
+		check = futex_wait(w, seen, left < poll ? left : poll);
 	}
 }
 
@@ -219,14 +336,67 @@ enum bs_cap_status bs_mcap_acquire(struct bs_mcap_table *t, const struct bs_mcap
 	if (mine == NULL)
 		return BS_CAP_UNTRACKED;
 	atomic_store(&e->limit, req->limit);
-	/* Nobody queued before us: take a free slot at once. */
-	if (oldest(e, now_ns()) == NULL &&
-	    (try_take(e, mine, req->limit, count) ||
-	     (reclaim_dead(e) && try_take(e, mine, req->limit, count))))
+	/* Nobody (alive) queued before us: take a free slot at once. */
+	if (oldest(e, now_ns(), true, me) == NULL &&
+	    take(e, mine, req->limit, count))
 		return BS_CAP_ACQUIRED;
 	if (!req->wait)
 		return BS_CAP_REJECT;
-	return wait_turn(e, mine, req, me, count);
+	if (req->ticket == NULL)
+		return wait_turn(e, mine, req, me, count);
+	struct bs_mcap_waiter *w = enqueue(e, me, req->deadline_at);
+	if (w == NULL)
+		return BS_CAP_UNTRACKED;
+	*req->ticket = (struct bs_mcap_ticket){
+		.key = req->key, .limit = req->limit, .index = (uint32_t)(w - e->waiters),
+		.ticket = atomic_load(&w->ticket),
+	};
+	return BS_CAP_QUEUED;
+}
+
+/* The queued waiter of tk, or NULL when it is no longer this process's
+ * (a forked child's copy of its parent's ticket). */
+static struct bs_mcap_waiter *ticket_waiter(struct bs_mcap_table *t,
+					    const struct bs_mcap_ticket *tk, uint64_t me,
+					    struct bs_mcap_entry **e)
+{
+	*e = entry_of(t, tk->key, false, NULL);
+	if (*e == NULL || tk->index >= BS_MCAP_WAITERS)
+		return NULL;
+	struct bs_mcap_waiter *w = &(*e)->waiters[tk->index];
+	return atomic_load(&w->ticket) == tk->ticket && atomic_load(&w->owner) == me ? w : NULL;
+}
+
+enum bs_cap_status bs_mcap_poll(struct bs_mcap_table *t, struct bs_mcap_ticket *tk, bs_ns now,
+				uint32_t *count)
+{
+	*count = 0;
+	struct bs_mcap_entry *e;
+	const uint64_t me = bs_procid_self();
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, me, &e);
+	if (w == NULL)
+		return BS_CAP_TIMEOUT;
+	_Atomic uint64_t *mine = my_record(e, me, true);
+	if (mine == NULL) { /* no record left: not capped, as at the start */
+		bs_mcap_cancel(t, tk);
+		return BS_CAP_UNTRACKED;
+	}
+	/* Whether the head lives is asked only now and then: it costs
+	 * system calls, and a release checks it anyway. */
+	const bool check = now - tk->checked_at >= BS_MCAP_POLL;
+	if (check)
+		tk->checked_at = now;
+	return take_turn(e, w, mine, tk->limit, me, now, check, count, NULL);
+}
+
+void bs_mcap_cancel(struct bs_mcap_table *t, struct bs_mcap_ticket *tk)
+{
+	struct bs_mcap_entry *e;
+	struct bs_mcap_waiter *w = ticket_waiter(t, tk, bs_procid_self(), &e);
+	if (w == NULL)
+		return;
+	dequeue(w);
+	wake_head(e); /* it may have been next in line for a free slot */
 }
 
 void bs_mcap_release(struct bs_mcap_table *t, uint64_t key)
@@ -240,7 +410,7 @@ void bs_mcap_release(struct bs_mcap_table *t, uint64_t key)
 		uint64_t w = atomic_load(&e->holders[i]);
 		while (w >> HELD_BITS == me && (w & HELD_MASK) != 0) {
 			if (atomic_compare_exchange_weak(&e->holders[i], &w, w - 1)) {
-				wake_all(e);
+				wake_head(e);
 				return;
 			}
 		}

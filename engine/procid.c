@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PID_BITS 22   /* pid_max is at most 2^22 */
@@ -57,6 +58,23 @@ uint64_t bs_procid_self(void)
 	return id;
 }
 
+/* Ids found alive by their start time lately, by pid (each word
+ * id << 16 | seconds & 0xffff, one word so that threads never mix two):
+ * waiters ask about the same few processes over and over, and within
+ * VERIFIED_FOR a pid that kill() still finds is taken to be the same
+ * process. Pid reuse within that time would need the whole pid space to
+ * wrap; even then the cost is a waiter served late, never a cap broken. */
+#define VERIFIED_FOR 2
+#define VERIFIED_SLOTS 64
+static _Atomic uint64_t verified[VERIFIED_SLOTS];
+
+static uint64_t seconds_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
 bool bs_procid_alive(uint64_t id)
 {
 	const pid_t pid = (pid_t)(id >> START_BITS);
@@ -64,7 +82,14 @@ bool bs_procid_alive(uint64_t id)
 		return false;
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return false;
+	_Atomic uint64_t *slot = &verified[(unsigned)pid % VERIFIED_SLOTS];
+	const uint64_t now = seconds_now(), seen = atomic_load(slot);
+	if (seen >> 16 == id && ((now - seen) & 0xffff) < VERIFIED_FOR)
+		return true;
 	const uint64_t start = start_time(pid);
 	/* Without /proc only the pid can be checked. */
-	return start == 0 ? true : make_id(pid, start) == id;
+	if (start != 0 && make_id(pid, start) != id)
+		return false;
+	atomic_store(slot, id << 16 | (now & 0xffff));
+	return true;
 }

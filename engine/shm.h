@@ -22,7 +22,7 @@
 #include "engine/mcaps.h"
 
 #define BS_SHM_MAGIC "BSSTATE"
-#define BS_SHM_VERSION 2u /* 2: breakers count their holds */
+#define BS_SHM_VERSION 2u /* 2: breakers count their holds; each cap waiter has its own futex word */
 
 struct bs_shm_header {
 	char magic[8];               /* BS_SHM_MAGIC, NUL-padded */

@@ -15,6 +15,7 @@
 #include "engine/guardtab.h"
 #include "policy/dest.h"
 #include "preload/async.h"
+#include "preload/outcap.h"
 #include "preload/spin.h"
 
 #define BS_ASYNC_MAX 4096
@@ -28,7 +29,7 @@ struct entry {
 	struct bs_runtime *rt;
 	bool capwait;           /* queued for a cap slot; no attempt made yet */
 	bs_ns queued_at;
-	struct bs_cap_ticket ticket;
+	struct bs_outcap_ticket ticket;
 	struct bs_aconn conn;
 	struct bs_connect_call ccall;
 	struct bs_retry_call rcall;

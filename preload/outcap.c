@@ -102,10 +102,22 @@ static uint32_t mirror_slot(struct bs_runtime *rt, const struct bs_cap_key *key)
 	return st == BS_CAP_ACQUIRED ? out.slot : BS_CAP_NONE;
 }
 
+/* A machine slot taken: its mirror, or given back when there is none
+ * (nothing would give it back). */
+static uint32_t mirror_or_release(struct bs_runtime *rt, const struct bs_cap_key *key,
+				  uint64_t machine_key)
+{
+	uint32_t slot = mirror_slot(rt, key);
+	if (slot == BS_CAP_NONE)
+		bs_mcap_release(rt->machine_caps, machine_key);
+	return slot;
+}
+
+/* ticket: queue there instead of blocking (an asynchronous connect). */
 static int acquire_machine(struct bs_runtime *rt, const struct bs_rule *rule,
 			   const struct sockaddr *sa, socklen_t len,
 			   bool (*may_wait)(void *ctx), void *ctx, bs_ns deadline_at,
-			   uint32_t *slot, bool *waited)
+			   struct bs_outcap_ticket *ticket, uint32_t *slot, bool *waited)
 {
 	struct bs_cap_key key;
 	bs_cap_key_outbound(&key, rule, sa, len);
@@ -127,8 +139,15 @@ static int acquire_machine(struct bs_runtime *rt, const struct bs_rule *rule,
 		log_cap(rt, "cap.wait", rule, sa, len, in_use, 0);
 		req.wait = true;
 		req.deadline_at = wait_until(rule, deadline_at);
+		if (ticket != NULL) {
+			ticket->is_machine = true;
+			ticket->key = key;
+			req.ticket = &ticket->machine;
+		}
 		const bs_ns start = bs_now();
 		st = bs_mcap_acquire(rt->machine_caps, &req, &in_use);
+		if (st == BS_CAP_QUEUED)
+			return EINPROGRESS;
 		const bs_ns waited_ns = bs_now() - start;
 		if (st == BS_CAP_TIMEOUT || st == BS_CAP_REJECT) {
 			log_cap(rt, "cap.timeout", rule, sa, len, in_use, waited_ns);
@@ -139,9 +158,7 @@ static int acquire_machine(struct bs_runtime *rt, const struct bs_rule *rule,
 		if (st == BS_CAP_UNTRACKED)
 			return 0;
 	}
-	*slot = mirror_slot(rt, &key);
-	if (*slot == BS_CAP_NONE) /* no mirror, nothing would give it back */
-		bs_mcap_release(rt->machine_caps, req.key);
+	*slot = mirror_or_release(rt, &key, req.key);
 	return 0;
 }
 
@@ -156,13 +173,12 @@ void bs_outcap_released(void *ctx, const struct bs_cap_key *key)
 		bs_mcap_release(rt->machine_caps, machine_key(&rt->policy->rules[index], key));
 }
 
-/* The slot, or the place in the queue, for the two entry points below: a
- * machine-wide cap (a futex in the state file) is asked with machine_wait,
- * the process's own table with may_wait and, for a ticket, queued. */
+/* The slot, or with a ticket the place in the queue (the machine's or
+ * the process's), for the two entry points below. */
 static int take_slot(struct bs_runtime *rt, const struct bs_rule *rule,
 		     const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
-		     bool (*machine_wait)(void *ctx), void *ctx, bs_ns deadline_at,
-		     struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited)
+		     void *ctx, bs_ns deadline_at, struct bs_outcap_ticket *ticket,
+		     uint32_t *slot, bool *waited)
 {
 	*slot = BS_CAP_NONE;
 	*waited = false;
@@ -172,8 +188,10 @@ static int take_slot(struct bs_runtime *rt, const struct bs_rule *rule,
 	int saved = errno;
 	bs_fdtrack_init();
 	int err = rule->share == BS_SHARE_MACHINE && rt->machine_caps != NULL
-		  ? acquire_machine(rt, rule, sa, len, machine_wait, ctx, deadline_at, slot, waited)
-		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at, ticket, slot, waited);
+		  ? acquire_machine(rt, rule, sa, len, may_wait, ctx, deadline_at, ticket, slot,
+				    waited)
+		  : acquire(rt, rule, sa, len, may_wait, ctx, deadline_at,
+			    ticket != NULL ? &ticket->process : NULL, slot, waited);
 	errno = saved;
 	return err;
 }
@@ -182,8 +200,7 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 		      const struct sockaddr *sa, socklen_t len, bool (*may_wait)(void *ctx),
 		      void *ctx, bs_ns deadline_at, uint32_t *slot, bool *waited)
 {
-	return take_slot(rt, rule, sa, len, may_wait, may_wait, ctx, deadline_at, NULL, slot,
-			 waited);
+	return take_slot(rt, rule, sa, len, may_wait, ctx, deadline_at, NULL, slot, waited);
 }
 
 static bool always(void *ctx)
@@ -198,23 +215,34 @@ bool bs_outcap_no_wait(void *ctx)
 	return false;
 }
 
-/* An asynchronous connect never blocks: at a full machine-wide cap it is
- * refused; in the process's table it queues a ticket. */
+/* An asynchronous connect never blocks: at a full cap it queues a ticket. */
 int bs_outcap_queue(struct bs_runtime *rt, const struct bs_rule *rule,
 		    const struct sockaddr *sa, socklen_t len, bs_ns deadline_at,
-		    struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited)
+		    struct bs_outcap_ticket *ticket, uint32_t *slot, bool *waited)
 {
-	return take_slot(rt, rule, sa, len, always, bs_outcap_no_wait, NULL, deadline_at, ticket,
-			 slot, waited);
+	ticket->is_machine = false;
+	return take_slot(rt, rule, sa, len, always, NULL, deadline_at, ticket, slot, waited);
+}
+
+/* The machine-wide queue's answer, as bs_cap_ticket_poll's. */
+static enum bs_cap_status poll_machine(struct bs_runtime *rt, struct bs_outcap_ticket *ticket,
+				       bs_ns now, struct bs_cap_outcome *out)
+{
+	enum bs_cap_status st = bs_mcap_poll(rt->machine_caps, &ticket->machine, now, &out->in_use);
+	out->slot = BS_CAP_NONE;
+	if (st == BS_CAP_WAITED)
+		out->slot = mirror_or_release(rt, &ticket->key, ticket->machine.key);
+	return st == BS_CAP_UNTRACKED ? BS_CAP_WAITED : st; /* not capped: go ahead */
 }
 
 int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
-		   const struct sockaddr *sa, socklen_t len, struct bs_cap_ticket *ticket,
+		   const struct sockaddr *sa, socklen_t len, struct bs_outcap_ticket *ticket,
 		   bs_ns queued_at, bs_ns now, uint32_t *slot)
 {
 	struct bs_cap_outcome out;
 	int saved = errno;
-	enum bs_cap_status st = bs_cap_ticket_poll(rt->caps, ticket, now, &out);
+	enum bs_cap_status st = ticket->is_machine ? poll_machine(rt, ticket, now, &out)
+			      : bs_cap_ticket_poll(rt->caps, &ticket->process, now, &out);
 	int err = st == BS_CAP_QUEUED ? EINPROGRESS : st == BS_CAP_WAITED ? 0 : ETIMEDOUT;
 	if (err != EINPROGRESS)
 		log_cap(rt, err == 0 ? "cap.acquired" : "cap.timeout", rule, sa, len, out.in_use,
@@ -224,10 +252,13 @@ int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
 	return err;
 }
 
-void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket)
+void bs_outcap_cancel(struct bs_runtime *rt, struct bs_outcap_ticket *ticket)
 {
 	int saved = errno;
-	bs_cap_ticket_cancel(rt->caps, ticket);
+	if (ticket->is_machine)
+		bs_mcap_cancel(rt->machine_caps, &ticket->machine);
+	else
+		bs_cap_ticket_cancel(rt->caps, &ticket->process);
 	errno = saved;
 }
 

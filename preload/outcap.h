@@ -56,17 +56,24 @@ int bs_outcap_acquire(struct bs_runtime *rt, const struct bs_rule *rule,
 
 /* The same for a connect that must not block (nonblocking = async): at
  * the cap with on_cap = wait, cap.wait is logged, `ticket` (which must
- * stay put until settled) joins the queue, and EINPROGRESS is returned.
+ * stay put until settled) joins the queue (the process's, or with share =
+ * machine the machine-wide one), and EINPROGRESS is returned.
  * Then bs_outcap_poll says 0 (a slot: *slot, cap.acquired logged),
  * EINPROGRESS (still queued) or ETIMEDOUT (cap.timeout logged; queued_at
  * is when the wait began); bs_outcap_cancel leaves the queue for good. */
+struct bs_outcap_ticket {
+	struct bs_cap_ticket process;  /* in the process's table */
+	struct bs_mcap_ticket machine; /* share = machine: in the state file */
+	struct bs_cap_key key;         /* of the machine slot's mirror */
+	bool is_machine;
+};
 int bs_outcap_queue(struct bs_runtime *rt, const struct bs_rule *rule,
 		    const struct sockaddr *sa, socklen_t len, bs_ns deadline_at,
-		    struct bs_cap_ticket *ticket, uint32_t *slot, bool *waited);
+		    struct bs_outcap_ticket *ticket, uint32_t *slot, bool *waited);
 int bs_outcap_poll(struct bs_runtime *rt, const struct bs_rule *rule,
-		   const struct sockaddr *sa, socklen_t len, struct bs_cap_ticket *ticket,
+		   const struct sockaddr *sa, socklen_t len, struct bs_outcap_ticket *ticket,
 		   bs_ns queued_at, bs_ns now, uint32_t *slot);
-void bs_outcap_cancel(struct bs_runtime *rt, struct bs_cap_ticket *ticket);
+void bs_outcap_cancel(struct bs_runtime *rt, struct bs_outcap_ticket *ticket);
 
 /* Whether bs_outcap_try can serve rule: a cap of this process's table
  * (not share = machine with the state file mapped). */

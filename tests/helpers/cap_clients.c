@@ -1,6 +1,6 @@
 /* Many threads connecting to one loopback port, for the cap tests.
  *
- *   cap_clients PORT THREADS MODE [CAP]
+ *   cap_clients PORT THREADS MODE [ARG]
  *
  * PORT 0: serve ourselves (a thread that accepts and closes at once).
  *
@@ -16,6 +16,11 @@
  *   storm    thread 0 takes the one slot; THREADS-1 "storm" threads queue
  *            and time out; then 3 live threads queue and thread 0 lets
  *            go: every live thread must be served
+ *   loop     for cap_killer (ARG = LATE_MS): every thread connects, reads
+ *            one byte, closes, for ever, reporting on descriptor 3 one
+ *            line per step: "w PID" before each connect (it may wait for
+ *            a slot), "h PID" once connected (it holds one), and "L PID"
+ *            when a connect took longer than LATE_MS (past its deadline)
  *
  * Prints one line of counts, "ok=N EAGAIN=N ETIMEDOUT=N ..." (connect
  * results by errno name, in errno order). Exit 0 unless the helper itself
@@ -29,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_THREADS 256
@@ -80,6 +86,43 @@ static int dial(int nonblock, int *err)
 }
 
 static pthread_barrier_t start;
+static long late_ms; /* loop */
+
+/* One line on the report pipe (one write, shorter than PIPE_BUF: whole). */
+static void report(char what)
+{
+	char line[32];
+	int n = snprintf(line, sizeof line, "%c %d\n", what, (int)getpid());
+	if (write(3, line, (size_t)n) != n)
+		exit(2);
+}
+
+static long elapsed_ms(const struct timespec *from)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - from->tv_sec) * 1000 + (now.tv_nsec - from->tv_nsec) / 1000000;
+}
+
+static void loop(void)
+{
+	for (;;) {
+		struct timespec t0;
+		int err;
+		report('w');
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		int fd = dial(0, &err);
+		if (elapsed_ms(&t0) > late_ms)
+			report('L');
+		if (fd < 0)
+			continue; /* ETIMEDOUT: its deadline passed, try again */
+		report('h');
+		char b;
+		if (read(fd, &b, 1) != 1) /* the server answers in turn */
+			exit(2);
+		close(fd);
+	}
+}
 
 static void *run(void *arg)
 {
@@ -107,6 +150,8 @@ static void *run(void *arg)
 				close(fd);
 			record(err);
 		}
+	} else if (strcmp(mode, "loop") == 0) {
+		loop();
 	} else if (strcmp(mode, "storm") == 0) {
 		/* Storm threads are 1..THREADS-1; ids beyond are live ones. */
 		int fd = dial(0, &err);
@@ -202,10 +247,11 @@ int main(int argc, char **argv)
 {
 	if (argc < 4 || argc > 5 || (n_threads = atoi(argv[2])) < 1 ||
 	    n_threads > MAX_THREADS) {
-		fprintf(stderr, "usage: cap_clients PORT THREADS byte|hold|nonblock|churn|storm [CAP]\n");
+		fprintf(stderr, "usage: cap_clients PORT THREADS byte|hold|nonblock|churn|storm [CAP] | loop LATE_MS\n");
 		return 2;
 	}
 	mode = argv[3];
+	late_ms = argc == 5 ? atol(argv[4]) : 0;
 	dest = (struct sockaddr_in){ .sin_family = AF_INET,
 				     .sin_port = htons((uint16_t)atoi(argv[1])),
 				     .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -1,7 +1,8 @@
 /* Machine-wide caps between real processes (fork) sharing an anonymous
  * MAP_SHARED table: the oldest live waiter is served first, a waiter whose
- * deadline passed never is, and the slots of a process killed while
- * holding them come back. Waits are bounded by deadlines; the test
+ * deadline passed never is, the slots of a process killed while holding
+ * them come back, and a ticket (an asynchronous connect) queues without
+ * blocking. Waits are bounded by deadlines; the test
  * polls the shared table for conditions, never for time. */
 #include <signal.h>
 #include <string.h>
@@ -129,6 +130,53 @@ START_TEST(killed_holders_give_their_slots_back)
 }
 END_TEST
 
+/* An asynchronous connect's ticket: queued without blocking, served in
+ * its turn by polling, never once its deadline passed, and a cancelled
+ * one passes the slot on. */
+START_TEST(tickets_queue_without_blocking)
+{
+	struct shared *s = shared_new();
+	struct bs_mcap_request req = request(false, 0);
+	uint32_t in_use;
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &req, &in_use), BS_CAP_ACQUIRED);
+	struct bs_mcap_ticket tk = { 0 };
+	struct bs_mcap_request queued = request(true, 60 * BS_SEC);
+	queued.ticket = &tk;
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &queued, &in_use), BS_CAP_QUEUED);
+	ck_assert_int_eq(bs_mcap_poll(&s->table, &tk, now_ns(), &in_use), BS_CAP_QUEUED);
+	pid_t later = waiter(s, 2, 60 * BS_SEC, false);
+	await_queued(s, 2);
+	bs_mcap_release(&s->table, 42);
+	ck_assert_int_eq(bs_mcap_poll(&s->table, &tk, now_ns(), &in_use), BS_CAP_WAITED);
+	ck_assert_uint_eq(in_use, 1);
+	ck_assert_int_eq(s->n_order, 0); /* the later one still waits */
+	bs_mcap_release(&s->table, 42);
+	ck_assert_int_eq(exit_status(later), 0);
+
+	/* Past its deadline: out of the queue, never served. */
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &req, &in_use), BS_CAP_ACQUIRED);
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &queued, &in_use), BS_CAP_QUEUED);
+	bs_mcap_release(&s->table, 42); /* a slot is free... */
+	ck_assert_int_eq(bs_mcap_poll(&s->table, &tk, queued.deadline_at, &in_use),
+			 BS_CAP_TIMEOUT); /* ...but too late */
+	ck_assert_int_eq(bs_mcap_poll(&s->table, &tk, now_ns(), &in_use), BS_CAP_TIMEOUT);
+	await_queued(s, 0);
+
+	/* Cancelled: the next waiter gets the slot. */
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &req, &in_use), BS_CAP_ACQUIRED);
+	queued.deadline_at = now_ns() + 60 * BS_SEC;
+	ck_assert_int_eq(bs_mcap_acquire(&s->table, &queued, &in_use), BS_CAP_QUEUED);
+	later = waiter(s, 3, 60 * BS_SEC, false);
+	await_queued(s, 2);
+	bs_mcap_cancel(&s->table, &tk);
+	bs_mcap_release(&s->table, 42);
+	ck_assert_int_eq(exit_status(later), 0);
+	ck_assert_int_eq(s->n_order, 2);
+	ck_assert_int_eq(s->order[1], 3);
+	munmap(s, sizeof *s);
+}
+END_TEST
+
 BS_SUITE(mcaps_suite)
 {
 	Suite *s = suite_create("mcaps");
@@ -136,6 +184,7 @@ BS_SUITE(mcaps_suite)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, oldest_live_waiter_first_and_expired_never);
 	tcase_add_test(tc, killed_holders_give_their_slots_back);
+	tcase_add_test(tc, tickets_queue_without_blocking);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -38,10 +38,20 @@ void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx);
 
 /* --- used by the close and dup wrappers ------------------------------ */
 
-/* Entry values: 0 = nothing, BS_FDT_PRIVATE, else a holder id (1-based),
- * possibly with BS_FDT_CLOSING while a close_range is in flight. */
+/* Entry values: 0 = nothing, BS_FDT_PRIVATE, BS_FDT_DIRECT | a slot of
+ * the table's caps (a socket never dup'ed: its close is one
+ * compare-and-swap and the slot's release), else a holder id (1-based,
+ * below 2^30: a socket dup'ed, fdholders.h); either possibly with
+ * BS_FDT_CLOSING while a close_range is in flight. */
 #define BS_FDT_PRIVATE UINT32_MAX
 #define BS_FDT_CLOSING 0x80000000u
+#define BS_FDT_DIRECT 0x40000000u
+
+/* Whether entry value v records a socket's slot that a close may take. */
+static inline bool bs_fdt_owned(uint32_t v)
+{
+	return v != 0 && !(v & BS_FDT_CLOSING); /* BS_FDT_PRIVATE has the bit */
+}
 
 /* Bits of a descriptor's flags byte: what other modules follow for the
  * number, so that close and dup look at one table for all of it. */
@@ -52,6 +62,7 @@ void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx);
  * sentinel stays 0). Published once. */
 struct bs_fdtab {
 	uint32_t n;
+	struct bs_caps *caps; /* the runtime's: whose slots direct entries hold */
 	_Atomic uint8_t *flags;
 	_Atomic uint32_t entries[];
 };
@@ -100,17 +111,41 @@ bool bs_fdtrack_is_private(int fd);
 void bs_fdtrack_vacate(int fd);
 
 /* Forget fd's entry before the program closes it; returns what was
- * recorded (a holder id or 0) to pass to bs_fdtrack_put afterwards, so
- * that the slot is given back only once the descriptor is really gone. */
-uint32_t bs_fdtrack_take(int fd);
+ * recorded (an owned entry value or 0) to pass to bs_fdtrack_put
+ * afterwards, so that the slot is given back only once the descriptor is
+ * really gone. Inline, as bs_fdtrack_put: the close of a capped socket. */
+static inline uint32_t bs_fdtrack_take(int fd)
+{
+	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	if ((uint32_t)fd >= t->n)
+		return 0;
+	uint32_t v = atomic_load_explicit(&t->entries[fd], memory_order_relaxed);
+	while (bs_fdt_owned(v) && !atomic_compare_exchange_weak(&t->entries[fd], &v, 0))
+		;
+	return bs_fdt_owned(v) ? v : 0;
+}
 /* Put a taken entry back (the close or dup2 did not happen). */
 void bs_fdtrack_restore(int fd, uint32_t taken);
+void bs_fdtrack_put_holder(uint32_t id);
+/* Give back the slot of a direct entry value. errno preserved. */
+static inline void bs_fdtrack_release_direct(uint32_t v)
+{
+	bs_cap_release(atomic_load_explicit(&bs_fdtab, memory_order_relaxed)->caps,
+		       v & ~BS_FDT_DIRECT);
+}
 /* Drop the reference a taken entry held; the last one releases the slot. */
-void bs_fdtrack_put(uint32_t taken);
+static inline void bs_fdtrack_put(uint32_t taken)
+{
+	if (taken & BS_FDT_DIRECT)
+		bs_fdtrack_release_direct(taken);
+	else if (taken != 0)
+		bs_fdtrack_put_holder(taken);
+}
 
 /* A new number newfd refers to the same socket as oldfd (dup family,
  * after the real call succeeded): share oldfd's slot, if any. `ref` comes
- * from bs_fdtrack_ref(oldfd) taken before the real call. */
+ * from bs_fdtrack_ref(oldfd) taken before the real call: a holder (a
+ * direct entry becomes one there), released with bs_fdtrack_put. */
 uint32_t bs_fdtrack_ref(int oldfd);
 void bs_fdtrack_adopt(int newfd, uint32_t ref);
 

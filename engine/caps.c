@@ -318,6 +318,28 @@ void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t)
 	pthread_mutex_unlock(&caps->lock);
 }
 
+/* A lock-free release dropped the count, then saw a waiter: the locked
+ * hand-over. Out of line, as the next: the common release needs no frame. */
+static __attribute__((noinline)) bool release_handing_over(struct bs_caps *caps,
+							   struct cap_entry *e)
+{
+	pthread_mutex_lock(&caps->lock);
+	hand_over_locked(caps, e);
+	pthread_mutex_unlock(&caps->lock);
+	return true;
+}
+
+/* A release while somebody queues: under the lock. */
+static __attribute__((noinline)) bool release_queued(struct bs_caps *caps, struct cap_entry *e)
+{
+	pthread_mutex_lock(&caps->lock);
+	bool held = e->state == CELL_LIVE && atomic_load(&e->count) != 0;
+	if (held)
+		release_locked(caps, e);
+	pthread_mutex_unlock(&caps->lock);
+	return held;
+}
+
 /* Whether a slot was given back. Inline: without waiters, one CAS. */
 static inline bool release_slot(struct bs_caps *caps, uint32_t slot)
 {
@@ -332,19 +354,11 @@ static inline bool release_slot(struct bs_caps *caps, uint32_t slot)
 			continue;
 		if (__builtin_expect(atomic_load(&e->queued) == 0, 1))
 			return true;
-		pthread_mutex_lock(&caps->lock);
-		hand_over_locked(caps, e);
-		pthread_mutex_unlock(&caps->lock);
-		return true;
+		return release_handing_over(caps, e);
 	}
 	if (c == 0 || c == DEAD)
 		return false;
-	pthread_mutex_lock(&caps->lock);
-	bool held = e->state == CELL_LIVE && atomic_load(&e->count) != 0;
-	if (held)
-		release_locked(caps, e);
-	pthread_mutex_unlock(&caps->lock);
-	return held;
+	return release_queued(caps, e);
 }
 
 /* A release with an on_release callback: the key is read first (once

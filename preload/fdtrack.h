@@ -66,7 +66,7 @@ struct bs_fdtab {
 	_Atomic uint8_t *flags;
 	_Atomic uint32_t entries[];
 };
-extern struct bs_fdtab *_Atomic bs_fdtab;
+extern struct bs_fdtab *_Atomic bs_fdtab __attribute__((visibility("hidden")));
 
 /* Set or clear bits of fd's flags byte (fd below the table's n). */
 void bs_fdtrack_flag(int fd, uint8_t bits, bool on);
@@ -80,18 +80,6 @@ static inline bool bs_fdtrack_watched(int fd)
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
 	return __builtin_expect(
 		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
-}
-
-/* Whether close must look further than libc's close: fd holds a slot,
- * is private (as bs_fdtrack_watched), or has a flag set. Two loads at
- * one index and a branch. */
-static inline bool bs_fdtrack_followed(int fd)
-{
-	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
-	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	return __builtin_expect(
-		(atomic_load_explicit(&t->entries[i], memory_order_relaxed) |
-		 atomic_load_explicit(&t->flags[i], memory_order_relaxed)) != 0, 0);
 }
 
 /* fd's flags byte (0 beyond the table). */

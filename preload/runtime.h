@@ -49,7 +49,7 @@ static inline struct bs_guard_table *bs_guard_table_of(const struct bs_runtime *
 /* The runtime, or NULL while it is being initialised (a wrapper called
  * from inside initialisation must pass straight through). Inline: every
  * wrapper's first step. */
-extern struct bs_runtime *_Atomic bs_runtime_ready;
+extern struct bs_runtime *_Atomic bs_runtime_ready __attribute__((visibility("hidden")));
 struct bs_runtime *bs_runtime_initialise(void);
 static inline struct bs_runtime *bs_runtime(void)
 {
@@ -66,7 +66,7 @@ static inline struct bs_runtime *bs_runtime(void)
  * descriptor table is its own, the slots are the parent's. One load while
  * no such child can exist (preload/sharedchild.c); a getpid system call
  * otherwise. */
-extern _Atomic unsigned bs_vm_children;
+extern _Atomic unsigned bs_vm_children __attribute__((visibility("hidden")));
 bool bs_shared_child_ask(void);
 static inline bool bs_shared_child(void)
 {

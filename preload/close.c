@@ -4,6 +4,7 @@
  * (the log) out of the program's reach. Every wrapper returns exactly
  * what the real call returned, with its errno. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
@@ -84,9 +85,7 @@ static __attribute__((noinline)) int close_direct(int fd, _Atomic uint32_t *entr
 	if (atomic_load_explicit(&bs_vm_children, memory_order_relaxed) != 0 ||
 	    !atomic_compare_exchange_strong(entry, &v, 0))
 		return close_followed(fd, entry, 0);
-	int r = real_close(fd);
-	bs_fdtrack_release_direct(v);
-	return r;
+	return bs_fdtrack_release_direct_passing(v, real_close(fd));
 }
 
 /* One branch for everything that follows descriptors (a pending connect
@@ -97,8 +96,8 @@ static __attribute__((noinline)) int close_direct(int fd, _Atomic uint32_t *entr
 BS_EXPORT int close(int fd)
 {
 	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
-	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	uint8_t flags = atomic_load_explicit(&t->flags[i], memory_order_relaxed);
+	size_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
+	uint32_t flags = atomic_load_explicit(&t->flags[i], memory_order_relaxed);
 	uint32_t v = atomic_load_explicit(&t->entries[i], memory_order_relaxed);
 	uint32_t pending = atomic_load_explicit(&bs_async_live, memory_order_relaxed);
 	if (__builtin_expect((pending | v | flags) == 0, 1))

@@ -121,6 +121,12 @@ static inline void bs_fdtrack_release_direct(uint32_t v)
 	bs_cap_release(atomic_load_explicit(&bs_fdtab, memory_order_relaxed)->caps,
 		       v & ~BS_FDT_DIRECT);
 }
+/* The same, then returns result (bs_cap_release_passing). */
+static inline int bs_fdtrack_release_direct_passing(uint32_t v, int result)
+{
+	return bs_cap_release_passing(atomic_load_explicit(&bs_fdtab, memory_order_relaxed)->caps,
+				      v & ~BS_FDT_DIRECT, result);
+}
 /* Drop the reference a taken entry held; the last one releases the slot. */
 static inline void bs_fdtrack_put(uint32_t taken)
 {

@@ -331,13 +331,12 @@ enum release_step {
 static inline enum release_step release_unlocked(struct cap_entry *e)
 {
 	uint32_t c = atomic_load(&e->count);
-	do {
-		if (c == 0 || c == DEAD)
-			return NOT_HELD;
-		if (atomic_load(&e->queued) != 0)
-			return QUEUED;
-	} while (!atomic_compare_exchange_weak(&e->count, &c, c - 1));
-	return __builtin_expect(atomic_load(&e->queued) == 0, 1) ? RELEASED : HAND_OVER;
+	while (c != 0 && c != DEAD && atomic_load(&e->queued) == 0) {
+		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
+			continue;
+		return __builtin_expect(atomic_load(&e->queued) == 0, 1) ? RELEASED : HAND_OVER;
+	}
+	return c == 0 || c == DEAD ? NOT_HELD : QUEUED;
 }
 
 /* The rest of a release after release_unlocked, under the lock; returns

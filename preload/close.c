@@ -50,23 +50,22 @@ static __attribute__((noinline)) int close_unowned(int fd)
 	return real_close(fd);
 }
 
-/* Everything close follows for fd, given its entry and flags byte (read
- * once by close). The entry is forgotten first, so that a number reused by
- * another thread right after the real close is not mistaken for this
- * socket; the slot is given back only after, so that the peer never sees
- * one connection too many. Linux frees the number even when close fails. */
-static __attribute__((noinline)) int close_followed(int fd, _Atomic uint32_t *entry,
-						    uint8_t flags)
+/* Everything close follows for fd, whose word (fdtrack.h) close has
+ * read. The entry is forgotten first, so that a number reused by another
+ * thread right after the real close is not mistaken for this socket; the
+ * slot is given back only after, so that the peer never sees one
+ * connection too many. Linux frees the number even when close fails. */
+static __attribute__((noinline)) int close_followed(int fd, _Atomic uint64_t *word)
 {
 	bs_async_forget(fd);
-	if (__builtin_expect(flags & BS_FDF_EPREG, 0))
+	if (BS_FDT_FLAGS(atomic_load_explicit(word, memory_order_relaxed)) & BS_FDF_EPREG)
 		bs_epreg_forget(fd);
-	uint32_t v = atomic_load_explicit(entry, memory_order_relaxed);
+	uint32_t v = bs_fdt_entry_load(word);
 	if (v == 0)
 		return real_close(fd);
 	if (bs_shared_child())
 		return real_close(fd); /* vfork: the slots are the parent's */
-	while (bs_fdt_owned(v) && !atomic_compare_exchange_weak(entry, &v, 0))
+	while (bs_fdt_owned(v) && !bs_fdt_entry_cas(word, &v, 0))
 		;
 	if (!bs_fdt_owned(v))
 		return close_unowned(fd);
@@ -76,36 +75,36 @@ static __attribute__((noinline)) int close_followed(int fd, _Atomic uint32_t *en
 }
 
 /* The close of a socket that holds its slot in its entry, and nothing else
- * followed for it: close_followed's steps for that case alone (the entry's
- * compare-and-swap, the real close, the slot's release), with none of its
- * frame. Whatever else, however rare, goes to close_followed: a child
- * sharing the memory may exist, or the entry changed meanwhile. */
-static __attribute__((noinline)) int close_direct(int fd, _Atomic uint32_t *entry, uint32_t v)
+ * followed for it, while no child can share the memory: close_followed's
+ * steps for that case alone (the word's compare-and-swap, the real close,
+ * the slot's release), with none of its frame. A word changed meanwhile
+ * goes to close_followed. */
+static __attribute__((noinline)) int close_direct(int fd, _Atomic uint64_t *word, uint64_t w)
 {
-	if (atomic_load_explicit(&bs_vm_children, memory_order_relaxed) != 0 ||
-	    !atomic_compare_exchange_strong(entry, &v, 0))
-		return close_followed(fd, entry, 0);
-	return bs_fdtrack_release_direct_passing(v, real_close(fd));
+	if (!atomic_compare_exchange_strong(word, &w, 0))
+		return close_followed(fd, word);
+	return bs_fdtrack_release_direct_passing(BS_FDT_ENTRY(w), real_close(fd));
 }
 
 /* One branch for everything that follows descriptors (a pending connect
  * anywhere; for this number: epoll registrations, a cap slot, a private
- * descriptor, in one table: fdtrack.h), so that the common close makes no
+ * descriptor, in one word: fdtrack.h), so that the common close makes no
  * call before libc's, and reaches it by a tail call; a second for a socket
  * holding a slot of its own, and nothing else. */
 BS_EXPORT int close(int fd)
 {
 	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	size_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	uint32_t flags = atomic_load_explicit(&t->flags[i], memory_order_relaxed);
-	uint32_t v = atomic_load_explicit(&t->entries[i], memory_order_relaxed);
-	uint32_t pending = atomic_load_explicit(&bs_async_live, memory_order_relaxed);
-	if (__builtin_expect((pending | v | flags) == 0, 1))
+	uint64_t w = atomic_load_explicit(&t->words[i], memory_order_relaxed);
+	uint64_t pending = atomic_load_explicit(&bs_async_live, memory_order_relaxed);
+	if (__builtin_expect((w | pending) == 0, 1))
 		return real_close(fd);
-	/* Neither flags nor a pending connect (a count far below 2^30). */
-	if (((v & (BS_FDT_CLOSING | BS_FDT_DIRECT)) | flags | pending) == BS_FDT_DIRECT)
-		return close_direct(fd, &t->entries[i], v);
-	return close_followed(fd, &t->entries[i], flags);
+	/* No flags, no pending connect, no child sharing the memory (counts
+	 * far below 2^30). */
+	if (((w & (BS_FDT_FLAG_BITS | BS_FDT_CLOSING | BS_FDT_DIRECT)) | pending |
+	     atomic_load_explicit(&bs_vm_children, memory_order_relaxed)) == BS_FDT_DIRECT)
+		return close_direct(fd, &t->words[i], w);
+	return close_followed(fd, &t->words[i]);
 }
 
 /* close_range over [lo, hi] skipping private descriptors: one real call

@@ -34,8 +34,7 @@
 
 #define BS_FDT_LIMIT (1u << 20) /* fds beyond are untracked (fail open) */
 
-static _Atomic uint8_t empty_flags[1];
-static struct bs_fdtab empty_table = { .n = 0, .flags = empty_flags, .entries = { 0 } };
+static struct bs_fdtab empty_table = { .n = 0, .words = { 0 } };
 struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
 
 static struct {
@@ -102,7 +101,7 @@ static inline __attribute__((always_inline)) void note_tracked(uint32_t fd)
 static inline __attribute__((always_inline)) void entry_set(struct bs_fdtab *t, uint32_t fd,
 						       uint32_t id)
 {
-	uint32_t old = atomic_exchange(&t->entries[fd], id);
+	uint32_t old = bs_fdt_entry_exchange(&t->words[fd], id);
 	note_tracked(fd);
 	if (old != BS_FDT_PRIVATE && (old & ~BS_FDT_CLOSING) != 0)
 		drop(old & ~BS_FDT_CLOSING);
@@ -128,10 +127,10 @@ static void walk(unsigned lo, unsigned hi, void (*fn)(uint32_t fd, uint32_t v, v
 			bits &= bits - 1;
 			if (fd < lo || fd > hi)
 				continue;
-			uint32_t v = atomic_load(&t->entries[fd]);
+			uint32_t v = bs_fdt_entry_load(&t->words[fd]);
 			if (v == 0) {
 				atomic_fetch_and(&g.bits[w], ~bit);
-				if (atomic_load(&t->entries[fd]) != 0)
+				if (bs_fdt_entry_load(&t->words[fd]) != 0)
 					atomic_fetch_or(&g.bits[w], bit);
 				continue;
 			}
@@ -183,14 +182,12 @@ static void init_once(void)
 		return;
 	int saved = errno;
 	uint32_t n = table_size();
-	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->entries[0]);
+	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->words[0]);
 	_Atomic uint64_t *bits = map(((size_t)n + 63) / 64 * sizeof *bits);
-	_Atomic uint8_t *flags = map((size_t)n + 1);
 	/* Holders are needed only when something can hold a slot. */
 	struct bs_holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
-	if (t != NULL && bits != NULL && flags != NULL) {
+	if (t != NULL && bits != NULL) {
 		t->n = n;
-		t->flags = flags;
 		t->caps = rt->caps;
 		g.bits = bits;
 		g.holders = holders != NULL;
@@ -218,10 +215,11 @@ void bs_fdtrack_flag(int fd, uint8_t bits, bool on)
 	struct bs_fdtab *t = table();
 	if ((uint32_t)fd >= t->n)
 		return;
+	uint64_t word_bits = (uint64_t)bits << 32;
 	if (on)
-		atomic_fetch_or(&t->flags[fd], bits);
+		atomic_fetch_or(&t->words[fd], word_bits);
 	else
-		atomic_fetch_and(&t->flags[fd], (uint8_t)~bits);
+		atomic_fetch_and(&t->words[fd], ~word_bits);
 }
 
 /* Inline here: every hold asks. */
@@ -291,7 +289,7 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 	struct bs_fdtab *t = table();
 	uint32_t v = 0;
 	if ((uint32_t)fd < t->n) {
-		uint32_t cur = atomic_load(&t->entries[fd]);
+		uint32_t cur = bs_fdt_entry_load(&t->words[fd]);
 		/* A connect again on a socket holding a slot of this key (one
 		 * completing an earlier nonblocking connect): one slot per
 		 * socket; were it a number closed behind backstop's back and
@@ -321,7 +319,7 @@ void bs_fdtrack_restore(int fd, uint32_t taken)
 	struct bs_fdtab *t = table();
 	uint32_t empty = 0;
 	if (taken != 0 &&
-	    !atomic_compare_exchange_strong(&t->entries[fd], &empty, taken))
+	    !bs_fdt_entry_cas(&t->words[fd], &empty, taken))
 		drop(taken); /* something else took the number meanwhile */
 }
 
@@ -335,7 +333,7 @@ static uint32_t share_direct(struct bs_fdtab *t, uint32_t fd, uint32_t *v)
 	uint32_t id = g.holders ? bs_holder_new(t->caps, *v & ~BS_FDT_DIRECT, 2) : 0;
 	if (id == 0)
 		return 0;
-	if (atomic_compare_exchange_strong(&t->entries[fd], v, id))
+	if (bs_fdt_entry_cas(&t->words[fd], v, id))
 		return id;
 	atomic_store(&bs_holder_at(id)->refs, 0);
 	bs_holder_free(id);
@@ -347,7 +345,7 @@ uint32_t bs_fdtrack_ref(int oldfd)
 	struct bs_fdtab *t = table();
 	if ((uint32_t)oldfd >= t->n)
 		return 0;
-	uint32_t v = atomic_load(&t->entries[oldfd]);
+	uint32_t v = bs_fdt_entry_load(&t->words[oldfd]);
 	while (is_direct(v)) {
 		uint32_t id = share_direct(t, (uint32_t)oldfd, &v);
 		if (id != BS_FDT_PRIVATE)
@@ -373,7 +371,7 @@ static void mark_one(uint32_t fd, uint32_t v, void *ctx)
 {
 	(void)ctx;
 	if (bs_fdt_owned(v))
-		atomic_compare_exchange_strong(&table()->entries[fd], &v, v | BS_FDT_CLOSING);
+		bs_fdt_entry_cas(&table()->words[fd], &v, v | BS_FDT_CLOSING);
 }
 
 static void settle_one(uint32_t fd, uint32_t v, void *ctx)
@@ -382,7 +380,7 @@ static void settle_one(uint32_t fd, uint32_t v, void *ctx)
 	if (v == BS_FDT_PRIVATE || !(v & BS_FDT_CLOSING))
 		return;
 	uint32_t want = closed ? 0 : v & ~BS_FDT_CLOSING;
-	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, want) && closed)
+	if (bs_fdt_entry_cas(&table()->words[fd], &v, want) && closed)
 		drop(v & ~BS_FDT_CLOSING);
 }
 
@@ -409,7 +407,7 @@ static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 	struct reclaim_ctx *rc = ctx;
 	if (!bs_fdt_owned(v) || slot_of(v) != rc->slot || still_counted((int)fd, &rc->key))
 		return;
-	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, 0) && drop(v))
+	if (bs_fdt_entry_cas(&table()->words[fd], &v, 0) && drop(v))
 		rc->released++;
 }
 
@@ -440,11 +438,11 @@ void bs_fdtrack_after_fork_child(struct bs_caps *caps)
 	uint32_t gen = ++generation;
 	uint32_t end = atomic_load(&g.high_water);
 	for (uint32_t fd = 0; fd < end && fd < t->n; fd++) {
-		uint32_t v = atomic_load(&t->entries[fd]);
+		uint32_t v = bs_fdt_entry_load(&t->words[fd]);
 		if (v == 0 || v == BS_FDT_PRIVATE)
 			continue;
 		v &= ~BS_FDT_CLOSING; /* its closer was a thread of the parent */
-		atomic_store(&t->entries[fd], v);
+		bs_fdt_entry_exchange(&t->words[fd], v);
 		if (is_direct(v)) {
 			if (t->caps == caps)
 				bs_caps_recount_add(caps, v & ~BS_FDT_DIRECT);

@@ -57,16 +57,51 @@ static inline bool bs_fdt_owned(uint32_t v)
  * number, so that close and dup look at one table for all of it. */
 #define BS_FDF_EPREG 0x01 /* registered in an epoll set, or parked (epreg.h) */
 
-/* entries[0..n-1] describe fds 0..n-1; entries[n] is a sentinel, nonzero
- * when some private fd lies beyond the table. flags[0..n] likewise (the
- * sentinel stays 0). Published once. */
+/* words[0..n-1] describe fds 0..n-1, each an entry (low 32 bits) and a
+ * flags byte (bits 32-39), so that close reads both with one load;
+ * words[n] is a sentinel, whose entry is nonzero when some private fd lies
+ * beyond the table (its flags stay 0). Published once. */
 struct bs_fdtab {
 	uint32_t n;
 	struct bs_caps *caps; /* the runtime's: whose slots direct entries hold */
-	_Atomic uint8_t *flags;
-	_Atomic uint32_t entries[];
+	_Atomic uint64_t words[];
 };
 extern struct bs_fdtab *_Atomic bs_fdtab __attribute__((visibility("hidden")));
+
+#define BS_FDT_ENTRY(w) ((uint32_t)(w))
+#define BS_FDT_FLAGS(w) ((uint8_t)((w) >> 32))
+#define BS_FDT_FLAG_BITS (~(uint64_t)UINT32_MAX)
+
+/* A word's entry, compared and swapped alone: false (and *expected set to
+ * the entry found) if the entry is not *expected; flags changing meanwhile
+ * only make it try again. */
+static inline bool bs_fdt_entry_cas(_Atomic uint64_t *word, uint32_t *expected,
+				    uint32_t desired)
+{
+	uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
+	for (;;) {
+		if (BS_FDT_ENTRY(w) != *expected) {
+			*expected = BS_FDT_ENTRY(w);
+			return false;
+		}
+		if (atomic_compare_exchange_weak(word, &w, (w & BS_FDT_FLAG_BITS) | desired))
+			return true;
+	}
+}
+
+/* Replace a word's entry, keeping its flags; returns the entry before. */
+static inline uint32_t bs_fdt_entry_exchange(_Atomic uint64_t *word, uint32_t desired)
+{
+	uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(word, &w, (w & BS_FDT_FLAG_BITS) | desired))
+		;
+	return BS_FDT_ENTRY(w);
+}
+
+static inline uint32_t bs_fdt_entry_load(_Atomic uint64_t *word)
+{
+	return BS_FDT_ENTRY(atomic_load_explicit(word, memory_order_relaxed));
+}
 
 /* Set or clear bits of fd's flags byte (fd below the table's n). */
 void bs_fdtrack_flag(int fd, uint8_t bits, bool on);
@@ -79,7 +114,7 @@ static inline bool bs_fdtrack_watched(int fd)
 	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
 	return __builtin_expect(
-		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
+		BS_FDT_ENTRY(atomic_load_explicit(&t->words[i], memory_order_relaxed)) != 0, 0);
 }
 
 /* fd's flags byte (0 beyond the table). */
@@ -87,7 +122,7 @@ static inline uint8_t bs_fdtrack_flags(int fd)
 {
 	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	return atomic_load_explicit(&t->flags[i], memory_order_relaxed);
+	return BS_FDT_FLAGS(atomic_load_explicit(&t->words[i], memory_order_relaxed));
 }
 
 /* Whether fd is one of backstop's private descriptors. Only the program
@@ -107,8 +142,8 @@ static inline uint32_t bs_fdtrack_take(int fd)
 	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	if ((uint32_t)fd >= t->n)
 		return 0;
-	uint32_t v = atomic_load_explicit(&t->entries[fd], memory_order_relaxed);
-	while (bs_fdt_owned(v) && !atomic_compare_exchange_weak(&t->entries[fd], &v, 0))
+	uint32_t v = bs_fdt_entry_load(&t->words[fd]);
+	while (bs_fdt_owned(v) && !bs_fdt_entry_cas(&t->words[fd], &v, 0))
 		;
 	return bs_fdt_owned(v) ? v : 0;
 }

@@ -66,7 +66,7 @@ static inline struct bs_runtime *bs_runtime(void)
  * descriptor table is its own, the slots are the parent's. One load while
  * no such child can exist (preload/sharedchild.c); a getpid system call
  * otherwise. */
-extern _Atomic unsigned bs_vm_children __attribute__((visibility("hidden")));
+extern _Atomic unsigned long bs_vm_children __attribute__((visibility("hidden")));
 bool bs_shared_child_ask(void);
 static inline bool bs_shared_child(void)
 {

@@ -30,7 +30,7 @@
 #define VM_CHILDREN_UNSEEN 1 /* no counting vfork here: always ask */
 #endif
 
-_Atomic unsigned bs_vm_children = VM_CHILDREN_UNSEEN;
+_Atomic unsigned long bs_vm_children = VM_CHILDREN_UNSEEN; /* a word: close ORs it in */
 
 void bs_vm_children_after_fork(void)
 {

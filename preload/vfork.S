@@ -22,7 +22,7 @@
 vfork:
 	.cfi_startproc
 	endbr64
-	lock incl bs_vm_children(%rip)
+	lock incq bs_vm_children(%rip)
 	popq %rdi                       /* the return address: kept across */
 	.cfi_adjust_cfa_offset -8
 	.cfi_register %rip, %rdi
@@ -33,7 +33,7 @@ vfork:
 	.cfi_rel_offset %rip, 0
 	testl %eax, %eax
 	jz 1f                           /* the child: its parent counts down */
-	lock decl bs_vm_children(%rip)
+	lock decq bs_vm_children(%rip)
 	cmpl $-4095, %eax
 	jae 2f
 1:	ret

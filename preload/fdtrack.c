@@ -1,9 +1,11 @@
 /* Descriptor tracking: which fds hold a cap slot (backstop's private
  * descriptors are preload/fdprivate.c's).
  *
- * The table has one 32-bit entry per fd number up to the hard
- * RLIMIT_NOFILE (at most BS_FDT_LIMIT), mapped once with MAP_NORESERVE so
- * untouched pages cost nothing. A tracked entry holds its socket's cap
+ * The table has one word per fd number (a 32-bit entry and the flags
+ * byte, fdtrack.h) up to the hard RLIMIT_NOFILE (at most BS_FDT_LIMIT),
+ * mapped once with MAP_NORESERVE so untouched pages cost nothing. Entries
+ * change by compare-and-swap of the word, which keeps its flags (flags
+ * change by fetch_or and fetch_and of theirs). A tracked entry holds its socket's cap
  * slot itself (BS_FDT_DIRECT | slot) until the socket is first dup'ed;
  * then it names a holder (fdholders.h): one record per socket, shared by
  * every number dup'ed from it, with a reference count; the last reference

@@ -24,7 +24,7 @@
 #include "preload/real.h"
 #include "preload/runtime.h"
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 #define VM_CHILDREN_UNSEEN 0 /* vfork is counted (vfork.S) */
 #else
 #define VM_CHILDREN_UNSEEN 1 /* no counting vfork here: always ask */

@@ -5,7 +5,9 @@
  * returns from vfork into the caller's frame: an entry point written in C
  * would have its own frame (and return address) overwritten by the child
  * before the parent returned through it. So, as glibc's own vfork does,
- * the return address is kept in a register across the system call.
+ * the return address is kept in a register across the system call (x86-64;
+ * on arm64 it is in one already). Other architectures: no entry, and
+ * sharedchild.c has every slot-holding close ask getpid.
  *
  * bs_vm_children goes up before the child exists and down when the parent
  * runs again (the child shares the counter and leaves it alone). The
@@ -43,6 +45,40 @@ vfork:
 	.cfi_endproc
 	.size vfork, .-vfork
 
+#elif defined(__aarch64__)
+
+/* The return address is in x30, which the system call keeps: the child
+ * returns with it without touching the stack. vfork is clone(CLONE_VM |
+ * CLONE_VFORK | SIGCHLD) on the caller's stack here, as in glibc and musl.
+ * x9-x11 are scratch registers the kernel preserves across svc. */
+	.text
+	.globl vfork
+	.type vfork, %function
+vfork:
+	.cfi_startproc
+	adrp x9, bs_vm_children
+	add x9, x9, :lo12:bs_vm_children
+1:	ldaxr x10, [x9]
+	add x10, x10, #1
+	stlxr w11, x10, [x9]
+	cbnz w11, 1b
+	mov x0, #0x4111                 /* CLONE_VM | CLONE_VFORK | SIGCHLD */
+	mov x1, #0                      /* the caller's stack */
+	mov x8, #220                    /* SYS_clone */
+	svc #0
+	cbz x0, 3f                      /* the child: its parent counts down */
+2:	ldaxr x10, [x9]
+	sub x10, x10, #1
+	stlxr w11, x10, [x9]
+	cbnz w11, 2b
+	cmn x0, #4095
+	b.cs 4f
+3:	ret
+4:	neg w0, w0                      /* -errno */
+	b bs_vfork_failed
+	.cfi_endproc
+	.size vfork, .-vfork
+
 #endif
 
-	.section .note.GNU-stack, "", @progbits
+	.section .note.GNU-stack, "", %progbits

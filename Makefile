@@ -116,7 +116,7 @@ $(CLI): $(CLI_OBJ) $(CORE_LIB)
 # without interposition (tests/unit/test_fdtrack.c stands in for the
 # runtime). The log tests parse the lines they read back with jansson (a
 # strict parser: it also rejects invalid UTF-8), not with string matching.
-PRELOAD_UNIT_OBJ := $(addprefix $(BUILD)/obj/preload/,fdtrack.o fdprivate.o fdgaps.o)
+PRELOAD_UNIT_OBJ := $(addprefix $(BUILD)/obj/preload/,fdtrack.o fdholders.o fdprivate.o fdgaps.o)
 $(TESTS): $(TEST_OBJ) $(PRELOAD_UNIT_OBJ) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $(TEST_OBJ) $(PRELOAD_UNIT_OBJ) $(CORE_LIB) $(INIH_A) $(BS_LDFLAGS) $(LDFLAGS) \

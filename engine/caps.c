@@ -318,33 +318,58 @@ void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t)
 	pthread_mutex_unlock(&caps->lock);
 }
 
+/* What a lock-free release did, or left to do under the lock. */
+enum release_step {
+	RELEASED,  /* the count dropped, nobody waits */
+	HAND_OVER, /* the count dropped, then a waiter came: hand the slot over */
+	QUEUED,    /* somebody waits: the slot goes to them, under the lock */
+	NOT_HELD,  /* count 0 (or retired): a double release changes nothing */
+};
+
+/* Nobody waits: one CAS (see the top of this file). A count of 0 means
+ * not held: a double release must not corrupt counts. */
+static inline enum release_step release_unlocked(struct cap_entry *e)
+{
+	uint32_t c = atomic_load(&e->count);
+	while (c != 0 && c != DEAD && atomic_load(&e->queued) == 0) {
+		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
+			continue;
+		return __builtin_expect(atomic_load(&e->queued) == 0, 1) ? RELEASED : HAND_OVER;
+	}
+	return c == 0 || c == DEAD ? NOT_HELD : QUEUED;
+}
+
+/* The rest of a release after release_unlocked, under the lock; returns
+ * whether a slot was given back. Out of line: the common release needs no
+ * frame. */
+static __attribute__((noinline)) bool release_locked_step(struct bs_caps *caps,
+							  struct cap_entry *e,
+							  enum release_step step)
+{
+	if (step == RELEASED || step == NOT_HELD)
+		return step == RELEASED;
+	pthread_mutex_lock(&caps->lock);
+	bool held = true;
+	if (step == HAND_OVER) {
+		hand_over_locked(caps, e);
+	} else {
+		held = e->state == CELL_LIVE && atomic_load(&e->count) != 0;
+		if (held)
+			release_locked(caps, e);
+	}
+	pthread_mutex_unlock(&caps->lock);
+	return held;
+}
+
 /* Whether a slot was given back. Inline: without waiters, one CAS. */
 static inline bool release_slot(struct bs_caps *caps, uint32_t slot)
 {
 	if (slot > caps->mask)
 		return false;
-	struct cap_entry *e = &caps->cells[slot];
-	/* Nobody waits: one CAS (see the top of this file). A count of 0
-	 * means not held: a double release must not corrupt counts. */
-	uint32_t c = atomic_load(&e->count);
-	while (c != 0 && c != DEAD && atomic_load(&e->queued) == 0) {
-		if (!atomic_compare_exchange_weak(&e->count, &c, c - 1))
-			continue;
-		if (__builtin_expect(atomic_load(&e->queued) == 0, 1))
-			return true;
-		pthread_mutex_lock(&caps->lock);
-		hand_over_locked(caps, e);
-		pthread_mutex_unlock(&caps->lock);
+	enum release_step step = release_unlocked(&caps->cells[slot]);
+	if (__builtin_expect(step == RELEASED, 1))
 		return true;
-	}
-	if (c == 0 || c == DEAD)
-		return false;
-	pthread_mutex_lock(&caps->lock);
-	bool held = e->state == CELL_LIVE && atomic_load(&e->count) != 0;
-	if (held)
-		release_locked(caps, e);
-	pthread_mutex_unlock(&caps->lock);
-	return held;
+	return release_locked_step(caps, &caps->cells[slot], step);
 }
 
 /* A release with an on_release callback: the key is read first (once
@@ -363,4 +388,31 @@ void bs_cap_release(struct bs_caps *caps, uint32_t slot)
 		release_keyed(caps, slot);
 	else
 		release_slot(caps, slot);
+}
+
+/* bs_cap_release_passing's paths other than a lock-free release: out of
+ * line, and reached by tail calls, so that the common one needs no frame. */
+static __attribute__((noinline)) int release_passing_other(struct bs_caps *caps,
+							   uint32_t slot, int result)
+{
+	bs_cap_release(caps, slot);
+	return result;
+}
+
+static __attribute__((noinline)) int release_passing_locked(struct bs_caps *caps,
+							    uint32_t slot,
+							    enum release_step step, int result)
+{
+	release_locked_step(caps, &caps->cells[slot], step);
+	return result;
+}
+
+int bs_cap_release_passing(struct bs_caps *caps, uint32_t slot, int result)
+{
+	if (caps->on_release != NULL || slot > caps->mask)
+		return release_passing_other(caps, slot, result);
+	enum release_step step = release_unlocked(&caps->cells[slot]);
+	if (__builtin_expect(step != RELEASED, 0))
+		return release_passing_locked(caps, slot, step, result);
+	return result;
 }

@@ -99,6 +99,10 @@ void bs_cap_ticket_cancel(struct bs_caps *caps, struct bs_cap_ticket *t);
 /* Give one slot back; it goes to the oldest live waiter, if any. Without
  * a waiter, one CAS and no lock. errno is left alone. */
 void bs_cap_release(struct bs_caps *caps, uint32_t slot);
+/* bs_cap_release, then returns `result`: lets a caller that must return
+ * what an earlier call gave (close, after the real close) end with a tail
+ * call instead of keeping a frame around the release. */
+int bs_cap_release_passing(struct bs_caps *caps, uint32_t slot, int result);
 uint32_t bs_cap_in_use(struct bs_caps *caps, uint32_t slot);
 /* The key slot counts against; false when nothing holds or awaits it. */
 bool bs_cap_key_of(struct bs_caps *caps, uint32_t slot, struct bs_cap_key *out);

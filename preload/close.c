@@ -4,6 +4,7 @@
  * (the log) out of the program's reach. Every wrapper returns exactly
  * what the real call returned, with its errno. */
 #include <errno.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/syscall.h>
@@ -38,44 +39,72 @@ static int real_close_range(unsigned lo, unsigned hi, int flags)
 	return fn ? fn(lo, hi, flags) : (int)syscall(SYS_close_range, lo, hi, flags);
 }
 
-static inline __attribute__((always_inline)) int close_watched(int fd)
+/* A number that holds no slot but is tracked: a private descriptor (the
+ * program never opened it), or one a close_range is closing. */
+static __attribute__((noinline)) int close_unowned(int fd)
 {
-	if (bs_shared_child())
-		return real_close(fd); /* vfork: the slots are the parent's */
-	/* Forget the entry first, so a number reused by another thread right
-	 * after the real close is not mistaken for this socket; give the
-	 * slot back only after, so the peer never sees one connection too
-	 * many. Linux frees the number even when close fails. */
-	uint32_t taken = bs_fdtrack_take(fd);
-	/* A number holding a slot is the program's socket: only one that
-	 * holds none can be private (the private registry is not cheap). */
-	if (taken == 0 && bs_fdtrack_is_private(fd)) {
-		errno = EBADF; /* the program never opened this number */
+	if (bs_fdtrack_is_private(fd)) {
+		errno = EBADF;
 		return -1;
 	}
+	return real_close(fd);
+}
+
+/* Everything close follows for fd, whose word (fdtrack.h) close has
+ * read. The entry is forgotten first, so that a number reused by another
+ * thread right after the real close is not mistaken for this socket; the
+ * slot is given back only after, so that the peer never sees one
+ * connection too many. Linux frees the number even when close fails. */
+static __attribute__((noinline)) int close_followed(int fd, _Atomic uint64_t *word)
+{
+	bs_async_forget(fd);
+	if (BS_FDT_FLAGS(atomic_load_explicit(word, memory_order_relaxed)) & BS_FDF_EPREG)
+		bs_epreg_forget(fd);
+	uint32_t v = bs_fdt_entry_load(word);
+	if (v == 0)
+		return real_close(fd);
+	if (bs_shared_child())
+		return real_close(fd); /* vfork: the slots are the parent's */
+	while (bs_fdt_owned(v) && !bs_fdt_entry_cas(word, &v, 0))
+		;
+	if (!bs_fdt_owned(v))
+		return close_unowned(fd);
 	int r = real_close(fd);
-	bs_fdtrack_put(taken);
+	bs_fdtrack_put(v);
 	return r;
 }
 
-static __attribute__((noinline)) int close_followed(int fd)
+/* The close of a socket that holds its slot in its entry, and nothing else
+ * followed for it, while no child can share the memory: close_followed's
+ * steps for that case alone (the word's compare-and-swap, the real close,
+ * the slot's release), with none of its frame. A word changed meanwhile
+ * goes to close_followed. */
+static __attribute__((noinline)) int close_direct(int fd, _Atomic uint64_t *word, uint64_t w)
 {
-	bs_async_forget(fd);
-	bs_epreg_forget(fd);
-	if (bs_fdtrack_watched(fd))
-		return close_watched(fd);
-	return real_close(fd);
+	if (!atomic_compare_exchange_strong(word, &w, 0))
+		return close_followed(fd, word);
+	return bs_fdtrack_release_direct_passing(BS_FDT_ENTRY(w), real_close(fd));
 }
 
 /* One branch for everything that follows descriptors (a pending connect
  * anywhere; for this number: epoll registrations, a cap slot, a private
- * descriptor, in one table: fdtrack.h), so that the common close makes no
- * call before libc's, and reaches it by a tail call. */
+ * descriptor, in one word: fdtrack.h), so that the common close makes no
+ * call before libc's, and reaches it by a tail call; a second for a socket
+ * holding a slot of its own, and nothing else. */
 BS_EXPORT int close(int fd)
 {
-	if (bs_async_any() || bs_fdtrack_followed(fd))
-		return close_followed(fd);
-	return real_close(fd);
+	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	size_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
+	uint64_t w = atomic_load_explicit(&t->words[i], memory_order_relaxed);
+	uint64_t pending = atomic_load_explicit(&bs_async_live, memory_order_relaxed);
+	if (__builtin_expect((w | pending) == 0, 1))
+		return real_close(fd);
+	/* No flags, no pending connect, no child sharing the memory (counts
+	 * far below 2^30). */
+	if (((w & (BS_FDT_FLAG_BITS | BS_FDT_CLOSING | BS_FDT_DIRECT)) | pending |
+	     atomic_load_explicit(&bs_vm_children, memory_order_relaxed)) == BS_FDT_DIRECT)
+		return close_direct(fd, &t->words[i], w);
+	return close_followed(fd, &t->words[i]);
 }
 
 /* close_range over [lo, hi] skipping private descriptors: one real call

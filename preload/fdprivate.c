@@ -23,14 +23,14 @@ static void private_mark(int fd, bool on)
 {
 	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	if ((uint32_t)fd < t->n) {
-		atomic_store(&t->entries[fd], on ? BS_FDT_PRIVATE : 0);
+		bs_fdt_entry_exchange(&t->words[fd], on ? BS_FDT_PRIVATE : 0);
 		return;
 	}
 	bool beyond = false;
 	for (int i = 0; i < BS_FDT_MAX_PRIVATE; i++)
 		beyond |= (uint32_t)atomic_load(&privates[i].fd) >= t->n &&
 			  atomic_load(&privates[i].fd) >= 0;
-	atomic_store(&t->entries[t->n], beyond ? BS_FDT_PRIVATE : 0);
+	bs_fdt_entry_exchange(&t->words[t->n], beyond ? BS_FDT_PRIVATE : 0);
 }
 
 void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx)

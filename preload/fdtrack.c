@@ -1,13 +1,15 @@
 /* Descriptor tracking: which fds hold a cap slot (backstop's private
  * descriptors are preload/fdprivate.c's).
  *
- * The table has one 32-bit entry per fd number up to the hard
- * RLIMIT_NOFILE (at most BS_FDT_LIMIT), mapped once with MAP_NORESERVE so
- * untouched pages cost nothing. A tracked entry names a holder: one record
- * per socket, shared by every number dup'ed from it, with a reference
- * count; the last reference releases the cap slot. Holders come from a
- * pool mapped at init, recycled through a lock-free stack whose head
- * carries a generation tag (no ABA). A bitmap over the entries is a
+ * The table has one word per fd number (a 32-bit entry and the flags
+ * byte, fdtrack.h) up to the hard RLIMIT_NOFILE (at most BS_FDT_LIMIT),
+ * mapped once with MAP_NORESERVE so untouched pages cost nothing. Entries
+ * change by compare-and-swap of the word, which keeps its flags (flags
+ * change by fetch_or and fetch_and of theirs). A tracked entry holds its socket's cap
+ * slot itself (BS_FDT_DIRECT | slot) until the socket is first dup'ed;
+ * then it names a holder (fdholders.h): one record per socket, shared by
+ * every number dup'ed from it, with a reference count; the last reference
+ * releases the cap slot. A bitmap over the entries is a
  * conservative hint (a bit may be set for an empty entry, never clear for
  * a full one), so close_range, closefrom and reclaim visit only the
  * numbers that were ever tracked below a high-water mark.
@@ -28,35 +30,29 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "preload/fdholders.h"
 #include "preload/fdtrack.h"
 #include "preload/runtime.h"
 
 #define BS_FDT_LIMIT (1u << 20) /* fds beyond are untracked (fail open) */
 
-struct holder {
-	_Atomic uint32_t refs;
-	uint32_t fork_mark;         /* bs_fdtrack_after_fork_child's own */
-	_Atomic uint32_t next_free; /* free-stack link: holder id, 0 = end */
-	_Atomic uint32_t slot;
-	struct bs_caps *_Atomic caps;
-};
-
-static _Atomic uint8_t empty_flags[1];
-static struct bs_fdtab empty_table = { .n = 0, .flags = empty_flags, .entries = { 0 } };
+static struct bs_fdtab empty_table = { .n = 0, .words = { 0 } };
 struct bs_fdtab *_Atomic bs_fdtab = &empty_table;
 
 static struct {
 	_Atomic uint64_t *bits;      /* one bit per entry: "maybe tracked" */
 	_Atomic uint32_t high_water; /* 1 + highest fd ever tracked */
-	struct holder *holders;      /* holder id h is holders[h - 1] */
-	uint32_t n_holders;
-	_Atomic uint32_t fresh;      /* holders never used yet start here */
-	_Atomic uint64_t free_head;  /* generation << 32 | holder id */
+	bool holders;                /* the holder pool is mapped */
 } g;
 
 static bool is_holder(uint32_t v)
 {
-	return v != 0 && v != BS_FDT_PRIVATE && !(v & BS_FDT_CLOSING);
+	return bs_fdt_owned(v) && !(v & BS_FDT_DIRECT);
+}
+
+static bool is_direct(uint32_t v)
+{
+	return bs_fdt_owned(v) && (v & BS_FDT_DIRECT);
 }
 
 static struct bs_fdtab *table(void)
@@ -64,59 +60,26 @@ static struct bs_fdtab *table(void)
 	return atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 }
 
-/* ---- holders ---------------------------------------------------------- */
-
-static struct holder *holder_at(uint32_t id)
+/* The slot an owned entry value holds. */
+static uint32_t slot_of(uint32_t v)
 {
-	return &g.holders[id - 1];
+	return is_direct(v) ? v & ~BS_FDT_DIRECT : atomic_load(&bs_holder_at(v)->slot);
 }
 
-static uint32_t holder_alloc(void)
+/* Let go of an owned entry value taken out of the table; returns whether
+ * the slot was given back (the last reference). */
+static bool drop(uint32_t v)
 {
-	uint64_t head = atomic_load(&g.free_head);
-	while ((uint32_t)head != 0) {
-		uint32_t id = (uint32_t)head;
-		uint32_t next = atomic_load(&holder_at(id)->next_free);
-		uint64_t want = ((head >> 32) + 1) << 32 | next;
-		if (atomic_compare_exchange_weak(&g.free_head, &head, want))
-			return id;
+	if (is_direct(v)) {
+		bs_fdtrack_release_direct(v);
+		return true;
 	}
-	uint32_t id = atomic_fetch_add(&g.fresh, 1) + 1;
-	return id <= g.n_holders ? id : 0;
+	return bs_holder_put(v);
 }
 
-static void holder_free(uint32_t id)
+void bs_fdtrack_put_holder(uint32_t id)
 {
-	uint64_t head = atomic_load(&g.free_head);
-	uint64_t want;
-	do {
-		atomic_store(&holder_at(id)->next_free, (uint32_t)head);
-		want = ((head >> 32) + 1) << 32 | id;
-	} while (!atomic_compare_exchange_weak(&g.free_head, &head, want));
-}
-
-/* Drop one reference; the last one gives the slot back. Returns whether
- * it did. errno preserved (bs_cap_release leaves it alone). */
-static bool holder_put(uint32_t id)
-{
-	struct holder *h = holder_at(id);
-	if (atomic_fetch_sub(&h->refs, 1) != 1)
-		return false;
-	bs_cap_release(atomic_load_explicit(&h->caps, memory_order_relaxed),
-		       atomic_load_explicit(&h->slot, memory_order_relaxed));
-	holder_free(id);
-	return true;
-}
-
-/* Take a reference on a live holder (refs > 0) only. */
-static bool holder_get(uint32_t id)
-{
-	struct holder *h = holder_at(id);
-	uint32_t refs = atomic_load(&h->refs);
-	while (refs != 0)
-		if (atomic_compare_exchange_weak(&h->refs, &refs, refs + 1))
-			return true;
-	return false;
+	bs_holder_put(id);
 }
 
 /* ---- entries ---------------------------------------------------------- */
@@ -140,10 +103,10 @@ static inline __attribute__((always_inline)) void note_tracked(uint32_t fd)
 static inline __attribute__((always_inline)) void entry_set(struct bs_fdtab *t, uint32_t fd,
 						       uint32_t id)
 {
-	uint32_t old = atomic_exchange(&t->entries[fd], id);
+	uint32_t old = bs_fdt_entry_exchange(&t->words[fd], id);
 	note_tracked(fd);
 	if (old != BS_FDT_PRIVATE && (old & ~BS_FDT_CLOSING) != 0)
-		holder_put(old & ~BS_FDT_CLOSING);
+		drop(old & ~BS_FDT_CLOSING);
 }
 
 /* Call fn on every fd in [lo, hi] whose entry is nonzero, clearing hint
@@ -166,10 +129,10 @@ static void walk(unsigned lo, unsigned hi, void (*fn)(uint32_t fd, uint32_t v, v
 			bits &= bits - 1;
 			if (fd < lo || fd > hi)
 				continue;
-			uint32_t v = atomic_load(&t->entries[fd]);
+			uint32_t v = bs_fdt_entry_load(&t->words[fd]);
 			if (v == 0) {
 				atomic_fetch_and(&g.bits[w], ~bit);
-				if (atomic_load(&t->entries[fd]) != 0)
+				if (bs_fdt_entry_load(&t->words[fd]) != 0)
 					atomic_fetch_or(&g.bits[w], bit);
 				continue;
 			}
@@ -221,17 +184,16 @@ static void init_once(void)
 		return;
 	int saved = errno;
 	uint32_t n = table_size();
-	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->entries[0]);
+	struct bs_fdtab *t = map(sizeof *t + ((size_t)n + 1) * sizeof t->words[0]);
 	_Atomic uint64_t *bits = map(((size_t)n + 63) / 64 * sizeof *bits);
-	_Atomic uint8_t *flags = map((size_t)n + 1);
 	/* Holders are needed only when something can hold a slot. */
-	struct holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
-	if (t != NULL && bits != NULL && flags != NULL) {
+	struct bs_holder *holders = rt->caps ? map((size_t)n * sizeof *holders) : NULL;
+	if (t != NULL && bits != NULL) {
 		t->n = n;
-		t->flags = flags;
+		t->caps = rt->caps;
 		g.bits = bits;
-		g.holders = holders;
-		g.n_holders = holders ? n : 0;
+		g.holders = holders != NULL;
+		bs_holders_init(holders, n);
 		atomic_store_explicit(&bs_fdtab, t, memory_order_release);
 		protect_log(rt);
 	}
@@ -255,10 +217,11 @@ void bs_fdtrack_flag(int fd, uint8_t bits, bool on)
 	struct bs_fdtab *t = table();
 	if ((uint32_t)fd >= t->n)
 		return;
+	uint64_t word_bits = (uint64_t)bits << 32;
 	if (on)
-		atomic_fetch_or(&t->flags[fd], bits);
+		atomic_fetch_or(&t->words[fd], word_bits);
 	else
-		atomic_fetch_and(&t->flags[fd], (uint8_t)~bits);
+		atomic_fetch_and(&t->words[fd], ~word_bits);
 }
 
 /* Inline here: every hold asks. */
@@ -311,9 +274,13 @@ static bool still_counted(int fd, const struct bs_cap_key *key)
 	return memcmp(&k, key, sizeof k) == 0;
 }
 
-static bool holds(struct holder *h, struct bs_caps *caps, uint32_t slot)
+/* Whether entry value v records `slot` of `caps`. */
+static bool holds(const struct bs_fdtab *t, uint32_t v, struct bs_caps *caps, uint32_t slot)
 {
-	return atomic_load(&h->caps) == caps && atomic_load(&h->slot) == slot;
+	if (is_direct(v))
+		return caps == t->caps && (v & ~BS_FDT_DIRECT) == slot;
+	return is_holder(v) && atomic_load(&bs_holder_at(v)->caps) == caps &&
+	       atomic_load(&bs_holder_at(v)->slot) == slot;
 }
 
 void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
@@ -322,25 +289,23 @@ void bs_fdtrack_hold(int fd, struct bs_caps *caps, uint32_t slot)
 		return;
 	init();
 	struct bs_fdtab *t = table();
-	uint32_t id = 0;
+	uint32_t v = 0;
 	if ((uint32_t)fd < t->n) {
-		uint32_t cur = atomic_load(&t->entries[fd]);
+		uint32_t cur = bs_fdt_entry_load(&t->words[fd]);
 		/* A connect again on a socket holding a slot of this key (one
 		 * completing an earlier nonblocking connect): one slot per
 		 * socket; were it a number closed behind backstop's back and
-		 * reconnected to the key, still one per live number. A holder
+		 * reconnected to the key, still one per live number. A record
 		 * of another key is a closed socket's: entry_set drops it. */
-		if (is_holder(cur) && holds(holder_at(cur), caps, slot))
+		if (holds(t, cur, caps, slot))
 			goto untracked;
-		id = holder_alloc();
+		/* The slot in the entry itself until a dup shares it. */
+		v = caps == t->caps ? BS_FDT_DIRECT | slot
+		    : g.holders     ? bs_holder_new(caps, slot, 1) : 0;
 	}
-	if (id == 0)
+	if (v == 0)
 		goto untracked;
-	struct holder *h = holder_at(id);
-	atomic_store(&h->slot, slot);
-	atomic_store(&h->caps, caps);
-	atomic_store(&h->refs, 1);
-	entry_set(t, (uint32_t)fd, id);
+	entry_set(t, (uint32_t)fd, v);
 	return;
 untracked:
 	/* Nothing would ever give it back: fail open rather than leak. */
@@ -351,30 +316,30 @@ untracked:
 	}
 }
 
-uint32_t bs_fdtrack_take(int fd)
-{
-	struct bs_fdtab *t = table();
-	if ((uint32_t)fd >= t->n)
-		return 0;
-	uint32_t v = atomic_load(&t->entries[fd]);
-	while (is_holder(v) && !atomic_compare_exchange_weak(&t->entries[fd], &v, 0))
-		;
-	return is_holder(v) ? v : 0;
-}
-
 void bs_fdtrack_restore(int fd, uint32_t taken)
 {
 	struct bs_fdtab *t = table();
 	uint32_t empty = 0;
 	if (taken != 0 &&
-	    !atomic_compare_exchange_strong(&t->entries[fd], &empty, taken))
-		holder_put(taken); /* something else took the number meanwhile */
+	    !bs_fdt_entry_cas(&t->words[fd], &empty, taken))
+		drop(taken); /* something else took the number meanwhile */
 }
 
-void bs_fdtrack_put(uint32_t taken)
+/* A socket's first dup: its slot moves from the entry into a holder with
+ * two references (the entry's and the new number's). A close or another
+ * dup racing for the entry wins or loses the compare-and-swap as a whole.
+ * Returns the holder, 0 (none free: the new number goes untracked), or
+ * BS_FDT_PRIVATE when *v changed meanwhile (look again). */
+static uint32_t share_direct(struct bs_fdtab *t, uint32_t fd, uint32_t *v)
 {
-	if (taken != 0)
-		holder_put(taken);
+	uint32_t id = g.holders ? bs_holder_new(t->caps, *v & ~BS_FDT_DIRECT, 2) : 0;
+	if (id == 0)
+		return 0;
+	if (bs_fdt_entry_cas(&t->words[fd], v, id))
+		return id;
+	atomic_store(&bs_holder_at(id)->refs, 0);
+	bs_holder_free(id);
+	return BS_FDT_PRIVATE;
 }
 
 uint32_t bs_fdtrack_ref(int oldfd)
@@ -382,8 +347,13 @@ uint32_t bs_fdtrack_ref(int oldfd)
 	struct bs_fdtab *t = table();
 	if ((uint32_t)oldfd >= t->n)
 		return 0;
-	uint32_t v = atomic_load(&t->entries[oldfd]);
-	return is_holder(v) && holder_get(v) ? v : 0;
+	uint32_t v = bs_fdt_entry_load(&t->words[oldfd]);
+	while (is_direct(v)) {
+		uint32_t id = share_direct(t, (uint32_t)oldfd, &v);
+		if (id != BS_FDT_PRIVATE)
+			return id;
+	}
+	return is_holder(v) && bs_holder_get(v) ? v : 0;
 }
 
 void bs_fdtrack_adopt(int newfd, uint32_t ref)
@@ -394,7 +364,7 @@ void bs_fdtrack_adopt(int newfd, uint32_t ref)
 	if ((uint32_t)newfd < t->n)
 		entry_set(t, (uint32_t)newfd, ref);
 	else
-		holder_put(ref); /* beyond the table: untracked */
+		bs_holder_put(ref); /* beyond the table: untracked */
 }
 
 /* ---- ranges ----------------------------------------------------------- */
@@ -402,8 +372,8 @@ void bs_fdtrack_adopt(int newfd, uint32_t ref)
 static void mark_one(uint32_t fd, uint32_t v, void *ctx)
 {
 	(void)ctx;
-	if (is_holder(v))
-		atomic_compare_exchange_strong(&table()->entries[fd], &v, v | BS_FDT_CLOSING);
+	if (bs_fdt_owned(v))
+		bs_fdt_entry_cas(&table()->words[fd], &v, v | BS_FDT_CLOSING);
 }
 
 static void settle_one(uint32_t fd, uint32_t v, void *ctx)
@@ -412,8 +382,8 @@ static void settle_one(uint32_t fd, uint32_t v, void *ctx)
 	if (v == BS_FDT_PRIVATE || !(v & BS_FDT_CLOSING))
 		return;
 	uint32_t want = closed ? 0 : v & ~BS_FDT_CLOSING;
-	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, want) && closed)
-		holder_put(v & ~BS_FDT_CLOSING);
+	if (bs_fdt_entry_cas(&table()->words[fd], &v, want) && closed)
+		drop(v & ~BS_FDT_CLOSING);
 }
 
 void bs_fdtrack_mark_range(unsigned lo, unsigned hi)
@@ -437,10 +407,9 @@ struct reclaim_ctx {
 static void reclaim_one(uint32_t fd, uint32_t v, void *ctx)
 {
 	struct reclaim_ctx *rc = ctx;
-	if (!is_holder(v) || atomic_load(&holder_at(v)->slot) != rc->slot ||
-	    still_counted((int)fd, &rc->key))
+	if (!bs_fdt_owned(v) || slot_of(v) != rc->slot || still_counted((int)fd, &rc->key))
 		return;
-	if (atomic_compare_exchange_strong(&table()->entries[fd], &v, 0) && holder_put(v))
+	if (bs_fdt_entry_cas(&table()->words[fd], &v, 0) && drop(v))
 		rc->released++;
 }
 
@@ -470,13 +439,18 @@ void bs_fdtrack_after_fork_child(struct bs_caps *caps)
 	struct bs_fdtab *t = table();
 	uint32_t gen = ++generation;
 	uint32_t end = atomic_load(&g.high_water);
-	for (uint32_t fd = 0; g.holders != NULL && fd < end && fd < t->n; fd++) {
-		uint32_t v = atomic_load(&t->entries[fd]);
+	for (uint32_t fd = 0; fd < end && fd < t->n; fd++) {
+		uint32_t v = bs_fdt_entry_load(&t->words[fd]);
 		if (v == 0 || v == BS_FDT_PRIVATE)
 			continue;
 		v &= ~BS_FDT_CLOSING; /* its closer was a thread of the parent */
-		atomic_store(&t->entries[fd], v);
-		struct holder *h = holder_at(v);
+		bs_fdt_entry_exchange(&t->words[fd], v);
+		if (is_direct(v)) {
+			if (t->caps == caps)
+				bs_caps_recount_add(caps, v & ~BS_FDT_DIRECT);
+			continue;
+		}
+		struct bs_holder *h = bs_holder_at(v);
 		if (h->fork_mark != gen) {
 			h->fork_mark = gen;
 			atomic_store(&h->refs, 0);
@@ -485,13 +459,6 @@ void bs_fdtrack_after_fork_child(struct bs_caps *caps)
 		}
 		atomic_fetch_add(&h->refs, 1);
 	}
-	uint32_t used = atomic_load(&g.fresh);
-	for (uint32_t id = 1; id <= used && id <= g.n_holders; id++) {
-		struct holder *h = holder_at(id);
-		if (h->fork_mark != gen && atomic_load(&h->refs) != 0) {
-			atomic_store(&h->refs, 0);
-			holder_free(id);
-		}
-	}
+	bs_holders_sweep(gen);
 	bs_caps_recount_end(caps);
 }

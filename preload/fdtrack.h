@@ -38,24 +38,70 @@ void bs_fdtrack_protect(int fd, int (*move)(void *ctx), void *ctx);
 
 /* --- used by the close and dup wrappers ------------------------------ */
 
-/* Entry values: 0 = nothing, BS_FDT_PRIVATE, else a holder id (1-based),
- * possibly with BS_FDT_CLOSING while a close_range is in flight. */
+/* Entry values: 0 = nothing, BS_FDT_PRIVATE, BS_FDT_DIRECT | a slot of
+ * the table's caps (a socket never dup'ed: its close is one
+ * compare-and-swap and the slot's release), else a holder id (1-based,
+ * below 2^30: a socket dup'ed, fdholders.h); either possibly with
+ * BS_FDT_CLOSING while a close_range is in flight. */
 #define BS_FDT_PRIVATE UINT32_MAX
 #define BS_FDT_CLOSING 0x80000000u
+#define BS_FDT_DIRECT 0x40000000u
+
+/* Whether entry value v records a socket's slot that a close may take. */
+static inline bool bs_fdt_owned(uint32_t v)
+{
+	return v != 0 && !(v & BS_FDT_CLOSING); /* BS_FDT_PRIVATE has the bit */
+}
 
 /* Bits of a descriptor's flags byte: what other modules follow for the
  * number, so that close and dup look at one table for all of it. */
 #define BS_FDF_EPREG 0x01 /* registered in an epoll set, or parked (epreg.h) */
 
-/* entries[0..n-1] describe fds 0..n-1; entries[n] is a sentinel, nonzero
- * when some private fd lies beyond the table. flags[0..n] likewise (the
- * sentinel stays 0). Published once. */
+/* words[0..n-1] describe fds 0..n-1, each an entry (low 32 bits) and a
+ * flags byte (bits 32-39), so that close reads both with one load;
+ * words[n] is a sentinel, whose entry is nonzero when some private fd lies
+ * beyond the table (its flags stay 0). Published once. */
 struct bs_fdtab {
 	uint32_t n;
-	_Atomic uint8_t *flags;
-	_Atomic uint32_t entries[];
+	struct bs_caps *caps; /* the runtime's: whose slots direct entries hold */
+	_Atomic uint64_t words[];
 };
-extern struct bs_fdtab *_Atomic bs_fdtab;
+extern struct bs_fdtab *_Atomic bs_fdtab __attribute__((visibility("hidden")));
+
+#define BS_FDT_ENTRY(w) ((uint32_t)(w))
+#define BS_FDT_FLAGS(w) ((uint8_t)((w) >> 32))
+#define BS_FDT_FLAG_BITS (~(uint64_t)UINT32_MAX)
+
+/* A word's entry, compared and swapped alone: false (and *expected set to
+ * the entry found) if the entry is not *expected; flags changing meanwhile
+ * only make it try again. */
+static inline bool bs_fdt_entry_cas(_Atomic uint64_t *word, uint32_t *expected,
+				    uint32_t desired)
+{
+	uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
+	for (;;) {
+		if (BS_FDT_ENTRY(w) != *expected) {
+			*expected = BS_FDT_ENTRY(w);
+			return false;
+		}
+		if (atomic_compare_exchange_weak(word, &w, (w & BS_FDT_FLAG_BITS) | desired))
+			return true;
+	}
+}
+
+/* Replace a word's entry, keeping its flags; returns the entry before. */
+static inline uint32_t bs_fdt_entry_exchange(_Atomic uint64_t *word, uint32_t desired)
+{
+	uint64_t w = atomic_load_explicit(word, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak(word, &w, (w & BS_FDT_FLAG_BITS) | desired))
+		;
+	return BS_FDT_ENTRY(w);
+}
+
+static inline uint32_t bs_fdt_entry_load(_Atomic uint64_t *word)
+{
+	return BS_FDT_ENTRY(atomic_load_explicit(word, memory_order_relaxed));
+}
 
 /* Set or clear bits of fd's flags byte (fd below the table's n). */
 void bs_fdtrack_flag(int fd, uint8_t bits, bool on);
@@ -68,19 +114,7 @@ static inline bool bs_fdtrack_watched(int fd)
 	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
 	return __builtin_expect(
-		atomic_load_explicit(&t->entries[i], memory_order_relaxed) != 0, 0);
-}
-
-/* Whether close must look further than libc's close: fd holds a slot,
- * is private (as bs_fdtrack_watched), or has a flag set. Two loads at
- * one index and a branch. */
-static inline bool bs_fdtrack_followed(int fd)
-{
-	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
-	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	return __builtin_expect(
-		(atomic_load_explicit(&t->entries[i], memory_order_relaxed) |
-		 atomic_load_explicit(&t->flags[i], memory_order_relaxed)) != 0, 0);
+		BS_FDT_ENTRY(atomic_load_explicit(&t->words[i], memory_order_relaxed)) != 0, 0);
 }
 
 /* fd's flags byte (0 beyond the table). */
@@ -88,7 +122,7 @@ static inline uint8_t bs_fdtrack_flags(int fd)
 {
 	const struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
 	uint32_t i = (uint32_t)fd < t->n ? (uint32_t)fd : t->n;
-	return atomic_load_explicit(&t->flags[i], memory_order_relaxed);
+	return BS_FDT_FLAGS(atomic_load_explicit(&t->words[i], memory_order_relaxed));
 }
 
 /* Whether fd is one of backstop's private descriptors. Only the program
@@ -100,17 +134,47 @@ bool bs_fdtrack_is_private(int fd);
 void bs_fdtrack_vacate(int fd);
 
 /* Forget fd's entry before the program closes it; returns what was
- * recorded (a holder id or 0) to pass to bs_fdtrack_put afterwards, so
- * that the slot is given back only once the descriptor is really gone. */
-uint32_t bs_fdtrack_take(int fd);
+ * recorded (an owned entry value or 0) to pass to bs_fdtrack_put
+ * afterwards, so that the slot is given back only once the descriptor is
+ * really gone. Inline, as bs_fdtrack_put: the close of a capped socket. */
+static inline uint32_t bs_fdtrack_take(int fd)
+{
+	struct bs_fdtab *t = atomic_load_explicit(&bs_fdtab, memory_order_acquire);
+	if ((uint32_t)fd >= t->n)
+		return 0;
+	uint32_t v = bs_fdt_entry_load(&t->words[fd]);
+	while (bs_fdt_owned(v) && !bs_fdt_entry_cas(&t->words[fd], &v, 0))
+		;
+	return bs_fdt_owned(v) ? v : 0;
+}
 /* Put a taken entry back (the close or dup2 did not happen). */
 void bs_fdtrack_restore(int fd, uint32_t taken);
+void bs_fdtrack_put_holder(uint32_t id);
+/* Give back the slot of a direct entry value. errno preserved. */
+static inline void bs_fdtrack_release_direct(uint32_t v)
+{
+	bs_cap_release(atomic_load_explicit(&bs_fdtab, memory_order_relaxed)->caps,
+		       v & ~BS_FDT_DIRECT);
+}
+/* The same, then returns result (bs_cap_release_passing). */
+static inline int bs_fdtrack_release_direct_passing(uint32_t v, int result)
+{
+	return bs_cap_release_passing(atomic_load_explicit(&bs_fdtab, memory_order_relaxed)->caps,
+				      v & ~BS_FDT_DIRECT, result);
+}
 /* Drop the reference a taken entry held; the last one releases the slot. */
-void bs_fdtrack_put(uint32_t taken);
+static inline void bs_fdtrack_put(uint32_t taken)
+{
+	if (taken & BS_FDT_DIRECT)
+		bs_fdtrack_release_direct(taken);
+	else if (taken != 0)
+		bs_fdtrack_put_holder(taken);
+}
 
 /* A new number newfd refers to the same socket as oldfd (dup family,
  * after the real call succeeded): share oldfd's slot, if any. `ref` comes
- * from bs_fdtrack_ref(oldfd) taken before the real call. */
+ * from bs_fdtrack_ref(oldfd) taken before the real call: a holder (a
+ * direct entry becomes one there), released with bs_fdtrack_put. */
 uint32_t bs_fdtrack_ref(int oldfd);
 void bs_fdtrack_adopt(int newfd, uint32_t ref);
 

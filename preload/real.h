@@ -34,7 +34,7 @@ struct bs_real {
 /* Entries are written and read with relaxed atomics (a plain load on
  * x86-64 and arm64), so that racing first calls from several threads are
  * well defined: every writer stores the same value. */
-extern struct bs_real bs_real;
+extern struct bs_real bs_real __attribute__((visibility("hidden")));
 
 /* Resolve every entry of bs_real. Idempotent, thread-safe and
  * re-entrant: a wrapper reached from inside dlsym sees NULL for entries

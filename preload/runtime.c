@@ -82,7 +82,7 @@ static uint64_t fork_ordinal; /* the parent's count, as the child sees it */
  * child (atfork handlers run there, not in a vfork child). */
 static pid_t owner_pid;
 
-bool bs_shared_child(void)
+bool bs_shared_child_ask(void)
 {
 	return (pid_t)syscall(SYS_getpid) != owner_pid;
 }
@@ -134,6 +134,7 @@ static void in_parent(void)
 static void in_child(void)
 {
 	owner_pid = (pid_t)syscall(SYS_getpid);
+	bs_vm_children_after_fork();
 	if (state.caps != NULL) {
 		bs_caps_after_fork_child(state.caps);
 		bs_fdtrack_after_fork_child(state.caps);

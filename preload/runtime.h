@@ -49,7 +49,7 @@ static inline struct bs_guard_table *bs_guard_table_of(const struct bs_runtime *
 /* The runtime, or NULL while it is being initialised (a wrapper called
  * from inside initialisation must pass straight through). Inline: every
  * wrapper's first step. */
-extern struct bs_runtime *_Atomic bs_runtime_ready;
+extern struct bs_runtime *_Atomic bs_runtime_ready __attribute__((visibility("hidden")));
 struct bs_runtime *bs_runtime_initialise(void);
 static inline struct bs_runtime *bs_runtime(void)
 {
@@ -60,12 +60,22 @@ static inline struct bs_runtime *bs_runtime(void)
 }
 
 /* Whether this code runs in a child that shares the parent's memory
- * (vfork, posix_spawn, clone with CLONE_VM): no pthread_atfork handler
- * ran there, and what it changes in backstop's tables would change the
- * parent's. The close and dup wrappers then only make the real call: the
- * child's descriptor table is its own, the slots are the parent's. One
- * getpid system call: for slow paths only. */
-bool bs_shared_child(void);
+ * (vfork, clone with CLONE_VM): no pthread_atfork handler ran there, and
+ * what it changes in backstop's tables would change the parent's. The
+ * close and dup wrappers then only make the real call: the child's
+ * descriptor table is its own, the slots are the parent's. One load while
+ * no such child can exist (preload/sharedchild.c); a getpid system call
+ * otherwise. */
+extern _Atomic unsigned long bs_vm_children __attribute__((visibility("hidden")));
+bool bs_shared_child_ask(void);
+static inline bool bs_shared_child(void)
+{
+	return __builtin_expect(
+		       atomic_load_explicit(&bs_vm_children, memory_order_relaxed) != 0, 0) &&
+	       bs_shared_child_ask();
+}
+/* In a forked child (its memory is its own): nothing shares it. */
+void bs_vm_children_after_fork(void);
 
 /* Whether the program's [p, p+len) can be read, as the kernel would judge
  * it (a bad address is EFAULT there, a crash here). false for len > 256:

@@ -2,7 +2,8 @@
  * Run under a policy with max_conns = 1 and on_cap = fail for 127.0.0.1.
  *
  *   cap_slots METHOD            close | close_range | closefrom | dup2 |
- *                               dup | fcntl_dupfd | fork | fclose
+ *                               dup | dup_chain | fcntl_dupfd | fork |
+ *                               vfork | clone_vfork | clone_vm | fclose
  *   cap_slots logfd LOGPATH     the program closing, dup2-ing over and
  *                               closefrom-ing backstop's log descriptor
  *
@@ -21,6 +22,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <dirent.h>
+#include <sched.h>
+#include <signal.h>
 #include <unistd.h>
 
 static struct sockaddr_in dest;
@@ -99,6 +102,35 @@ static void by_fork(int fd)
 	close(fd);
 }
 
+/* A child sharing this process's memory (vfork, clone with CLONE_VM)
+ * closes its copy of the socket: the slot is the parent's, and stays held
+ * until the parent closes it. */
+static int close_in_child(void *fd)
+{
+	close(*(int *)fd);
+	return 0;
+}
+
+static void by_shared_child(const char *method, int fd)
+{
+	static char stack[64 * 1024] __attribute__((aligned(16)));
+	pid_t pid;
+	if (strcmp(method, "vfork") == 0) {
+		pid = vfork();
+		if (pid == 0) {
+			close(fd);
+			_exit(0);
+		}
+	} else {
+		int flags = CLONE_VM | SIGCHLD | (method[6] == 'v' ? CLONE_VFORK : 0);
+		pid = clone(close_in_child, stack + sizeof stack, flags, &fd);
+	}
+	int status;
+	EXPECT(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status), "%s", method);
+	still_held(method);
+	EXPECT(close(fd) == 0, "close after the child");
+}
+
 static void let_go(const char *method, int fd)
 {
 	if (strcmp(method, "close") == 0) {
@@ -124,8 +156,23 @@ static void let_go(const char *method, int fd)
 		close(fd);
 		still_held("closing one of two numbers");
 		close(copy);
+	} else if (strcmp(method, "dup_chain") == 0) {
+		/* The slot moves from the entry to a shared record at the
+		 * first dup; every number counts until the last closes. */
+		int a = dup(fd), b = dup2(fd, 90);
+		EXPECT(a >= 0 && b == 90, "dup, dup2");
+		close(fd);
+		still_held("closing one of three numbers");
+		int c = dup(a);
+		EXPECT(c >= 0, "dup of a copy");
+		close(a);
+		close(b);
+		still_held("closing two of three numbers");
+		close(c);
 	} else if (strcmp(method, "fork") == 0) {
 		by_fork(fd);
+	} else if (strcmp(method, "vfork") == 0 || strncmp(method, "clone_", 6) == 0) {
+		by_shared_child(method, fd);
 	} else if (strcmp(method, "fclose") == 0) {
 		FILE *f = fdopen(fd, "r+");
 		EXPECT(f != NULL, "fdopen");

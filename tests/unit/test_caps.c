@@ -2,7 +2,8 @@
  * keys test_capkey.c, tickets test_caps_ticket.c): full and not waiting,
  * no time left, reclaiming a stale slot, keys that come and go never fill
  * the table, a full table fails open, a double release changes nothing,
- * and a lock-free release never strands a new waiter. */
+ * a lock-free release never strands a new waiter, and the release that
+ * passes its caller's result on (close's) releases as the other does. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -138,7 +139,11 @@ START_TEST(a_lock_free_release_never_strands_a_new_waiter)
 		ck_assert_int_eq(pthread_create(&t, NULL, wait_for_it, &r), 0);
 		for (int spin = 0; spin < i % 64; spin++)
 			sched_yield(); /* land the release anywhere in the waiter's path */
-		bs_cap_release(caps, s);
+		/* Both entry points take the same steps: alternate them. */
+		if (i % 2)
+			ck_assert_int_eq(bs_cap_release_passing(caps, s, i), i);
+		else
+			bs_cap_release(caps, s);
 		pthread_join(t, NULL);
 		ck_assert_int_ne(r.status, BS_CAP_TIMEOUT);
 		ck_assert_uint_eq(bs_cap_in_use(caps, s), 0);
@@ -180,6 +185,39 @@ START_TEST(double_release_changes_nothing)
 }
 END_TEST
 
+static void count_release(void *ctx, const struct bs_cap_key *key)
+{
+	ck_assert_uint_eq(key->rule, 7);
+	(*(unsigned *)ctx)++;
+}
+
+/* close gives a slot back with bs_cap_release_passing: the real close's
+ * result and errno come back untouched, the count drops once, the
+ * release callback (machine-wide caps) runs, a double release is
+ * ignored. */
+START_TEST(release_passing_returns_the_result_and_releases)
+{
+	struct bs_caps *caps = bs_caps_create(4);
+	struct bs_cap_request req = request(7, 3, false, 0);
+	uint32_t s = must_acquire(caps, &req);
+	must_acquire(caps, &req);
+	errno = EBADF;
+	ck_assert_int_eq(bs_cap_release_passing(caps, s, -1), -1);
+	ck_assert_int_eq(errno, EBADF);
+	ck_assert_uint_eq(bs_cap_in_use(caps, s), 1);
+	unsigned released = 0;
+	bs_caps_on_release(caps, count_release, &released);
+	ck_assert_int_eq(bs_cap_release_passing(caps, s, 0), 0);
+	ck_assert_uint_eq(released, 1);
+	ck_assert_uint_eq(bs_cap_in_use(caps, s), 0);
+	bs_caps_on_release(caps, NULL, NULL);
+	ck_assert_int_eq(bs_cap_release_passing(caps, s, 5), 5); /* count 0: ignored */
+	ck_assert_uint_eq(bs_cap_in_use(caps, s), 0);
+	ck_assert_int_eq(bs_cap_release_passing(caps, BS_CAP_NONE, 6), 6);
+	bs_caps_destroy(caps);
+}
+END_TEST
+
 BS_SUITE(caps_suite)
 {
 	Suite *s = suite_create("caps");
@@ -192,6 +230,7 @@ BS_SUITE(caps_suite)
 	tcase_add_test(tc, full_table_fails_open);
 	tcase_add_test(tc, a_lock_free_release_never_strands_a_new_waiter);
 	tcase_add_test(tc, double_release_changes_nothing);
+	tcase_add_test(tc, release_passing_returns_the_result_and_releases);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -55,6 +55,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "preload/real.h"
+
 #if (defined(__x86_64__) || defined(__aarch64__)) && !defined(__SANITIZE_ADDRESS__) && \
 	!defined(__SANITIZE_THREAD__)
 #define BARE_THREAD 1
@@ -380,7 +382,10 @@ static bool spawn(void)
 	}
 	const int flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |
 			  CLONE_SYSVSEM;
-	return clone(watch, (char *)stack + STACK_SIZE, flags, NULL) > 0;
+	/* libc's clone, not the program's (preload/sharedchild.c): a thread
+	 * shares the memory as it should and is nobody's child to count. */
+	int (*real_clone)(int (*)(void *), void *, int, void *, ...) = BS_REAL(clone);
+	return real_clone != NULL && real_clone(watch, (char *)stack + STACK_SIZE, flags, NULL) > 0;
 }
 #else
 static void *run_watch(void *arg)

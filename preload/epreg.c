@@ -26,7 +26,7 @@
 
 /* One record per descriptor number (epreg.h). */
 struct bs_epreg_fd *_Atomic bs_epreg_table;
-uint32_t bs_epreg_fds;
+_Atomic uint32_t bs_epreg_fds;
 static _Atomic uint32_t high_water; /* 1 + the highest number ever registered */
 
 static void in_child(void)
@@ -62,7 +62,7 @@ static void init_once(void)
 		    : MAP_FAILED;
 	if (p == MAP_FAILED)
 		return;
-	bs_epreg_fds = n;
+	atomic_store_explicit(&bs_epreg_fds, n, memory_order_relaxed);
 	pthread_atfork(NULL, NULL, in_child);
 	atomic_store_explicit(&bs_epreg_table, p, memory_order_release);
 }
@@ -82,7 +82,11 @@ bool bs_epreg_enabled(void)
 static struct bs_epreg_fd *regs_of(int fd)
 {
 	struct bs_epreg_fd *t = atomic_load_explicit(&bs_epreg_table, memory_order_acquire);
-	return t != NULL && fd >= 0 && (uint32_t)fd < bs_epreg_fds ? &t[fd] : NULL;
+	/* Atomic, though set once before the table is published: the
+	 * compiler may load it before it knows the table is there. */
+	return t != NULL && fd >= 0 &&
+			       (uint32_t)fd < atomic_load_explicit(&bs_epreg_fds, memory_order_relaxed)
+		       ? &t[fd] : NULL;
 }
 
 /* Mirror "registered or parked" into the number's flags byte (fdtrack.h),

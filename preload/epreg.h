@@ -43,7 +43,7 @@ struct bs_epreg_fd {
 	} r[BS_EPREG_MAX];
 };
 extern struct bs_epreg_fd *_Atomic bs_epreg_table;
-extern uint32_t bs_epreg_fds;
+extern _Atomic uint32_t bs_epreg_fds;
 void bs_epreg_forget_slow(struct bs_epreg_fd *f);
 /* Whether fd has registrations to forget, or is parked (the test alone).
  * A parked number with no registration (a pending connect not yet, or no

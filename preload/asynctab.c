@@ -16,7 +16,7 @@ _Atomic unsigned bs_async_live;
 static struct {
 	struct entry *pool;
 	_Atomic uint32_t *_Atomic index; /* fd -> entry number + 1; 0: none */
-	uint32_t n_fds;
+	_Atomic uint32_t n_fds; /* atomic: bs_atab_of may load it before it knows the index is there */
 	_Atomic uint32_t high_water; /* entries [0, high_water) were ever used */
 	_Atomic uint32_t cursor;     /* where the next search for a free entry starts */
 } g;
@@ -28,7 +28,8 @@ static struct {
 struct entry *bs_atab_of(int fd)
 {
 	_Atomic uint32_t *index = atomic_load_explicit(&g.index, memory_order_acquire);
-	if (index == NULL || fd < 0 || (uint32_t)fd >= g.n_fds)
+	if (index == NULL || fd < 0 ||
+	    (uint32_t)fd >= atomic_load_explicit(&g.n_fds, memory_order_relaxed))
 		return NULL;
 	uint32_t id = atomic_load_explicit(&index[fd], memory_order_acquire);
 	return id != 0 ? &g.pool[id - 1] : NULL;
@@ -79,7 +80,7 @@ static void init_once(void)
 	if (pool == NULL || index == NULL)
 		return;
 	g.pool = pool;
-	g.n_fds = n;
+	atomic_store_explicit(&g.n_fds, n, memory_order_relaxed);
 	pthread_atfork(NULL, NULL, in_child);
 	atomic_store_explicit(&g.index, index, memory_order_release);
 }
@@ -143,7 +144,7 @@ void bs_atab_retire(struct entry *e)
 
 uint32_t bs_atab_fds(void)
 {
-	return g.n_fds;
+	return atomic_load_explicit(&g.n_fds, memory_order_relaxed);
 }
 
 bool bs_async_has(int fd)

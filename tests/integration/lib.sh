@@ -42,6 +42,8 @@ bs_sanitizer_skip_reason() { # TEST-NAME
 		echo "TSan cannot model the JVM's own synchronisation: it reports races inside libjvm.so (Mutex::lock in a JIT compiler thread on Metaspace memory, PlatformParker), with libtsan alone preloaded too" ;;
 	*thread*:async_waiters)
 		echo "backstop's epoll_wait runs inside TSan's blocking epoll_wait interceptor, where TSan ignores atomics (ignore_interceptors): the release/acquire that publishes backstop's tables to the waiting thread is invisible, the reads are reported as races, and symbolizing the report calls close, which reports again and deadlocks the runtime" ;;
+	*thread*:late_own_timeout)
+		echo "curl and psql hang under any sanitizer (p11-kit), TSan cannot model the JVM (late_java), and node's libuv runs backstop's hooks inside TSan's blocking interceptors, where TSan ignores atomics: the report of the race it then imagines deadlocks the runtime (as in async_waiters); the ASan variant runs all four" ;;
 	*thread*:fault_sigalrm)
 		echo "TSan's runtime catches signals itself and delivers them later, merged, without si_overrun: the signal account cannot hold" ;;
 	esac

@@ -43,7 +43,7 @@ bs_sanitizer_skip_reason() { # TEST-NAME
 	*thread*:async_waiters)
 		echo "backstop's epoll_wait runs inside TSan's blocking epoll_wait interceptor, where TSan ignores atomics (ignore_interceptors): the release/acquire that publishes backstop's tables to the waiting thread is invisible, the reads are reported as races, and symbolizing the report calls close, which reports again and deadlocks the runtime" ;;
 	*thread*:late_own_timeout)
-		echo "curl and psql hang under any sanitizer (p11-kit), TSan cannot model the JVM (late_java), and node's libuv runs backstop's hooks inside TSan's blocking interceptors, where TSan ignores atomics: the report of the race it then imagines deadlocks the runtime (as in async_waiters); the ASan variant runs all four" ;;
+		echo "curl and psql hang under any sanitizer (p11-kit), TSan cannot model the JVM (late_java), and node's libuv runs backstop's hooks inside TSan's blocking interceptors, where TSan ignores atomics: the report of the race it then imagines deadlocks the runtime (as in async_waiters); the plain build runs all four, the ASan variant node and Java" ;;
 	*thread*:fault_sigalrm)
 		echo "TSan's runtime catches signals itself and delivers them later, merged, without si_overrun: the signal account cannot hold" ;;
 	esac

@@ -66,6 +66,12 @@ int bs_pause_io(void *ctx, bs_ns delay)
 	int saved = errno;
 	bs_ns now = bs_now();
 	struct bs_watch *w = bs_watch_begin(-1, now, now + delay);
+	/* Only the watchdog ends this wait: in a child of a raw clone system
+	 * call, which inherits "running" with no thread, it would never end. */
+	if (w != NULL && !bs_watchdog_here()) {
+		end_watch(w);
+		w = NULL;
+	}
 	if (w == NULL)
 		return pause_timerfd(delay);
 	int err;

@@ -77,6 +77,9 @@ enum { STOPPED, STARTING, RUNNING = BS_WATCH_RUNNING, FAILED }; /* the thread */
 static struct bs_watch slots[SLOTS];
 static _Atomic uint32_t high_water; /* 1 + highest slot ever owned */
 _Atomic int bs_watch_state = STOPPED;
+/* The process the watchdog thread runs in: a child made by a raw clone
+ * system call runs no fork handler and inherits RUNNING without it. */
+static _Atomic pid_t watchdog_pid;
 _Atomic bs_ns bs_watch_wake_at = NEVER;
 static _Atomic uint32_t kick;       /* futex word the watchdog sleeps on */
 
@@ -203,8 +206,16 @@ static bool watchdog_running(void)
 	if (st != STOPPED || !atomic_compare_exchange_strong(&bs_watch_state, &st, STARTING))
 		return false; /* failed for good, or another thread starts it */
 	bool ok = start_thread();
+	if (ok)
+		atomic_store(&watchdog_pid, (pid_t)syscall(SYS_getpid));
 	atomic_store_explicit(&bs_watch_state, ok ? RUNNING : FAILED, memory_order_release);
 	return ok;
+}
+
+bool bs_watchdog_here(void)
+{
+	return atomic_load_explicit(&bs_watch_state, memory_order_acquire) == RUNNING &&
+	       atomic_load(&watchdog_pid) == (pid_t)syscall(SYS_getpid);
 }
 
 /* bs_watch_begin when this thread has no slot yet or the watchdog does

@@ -58,6 +58,9 @@ bool bs_watch_settle(struct bs_watch *w, struct timeval *program_timeout);
  * unwinds from inside it, so the caller's cleanup handler must disarm w.
  * The caller ends the watch with bs_watch_end either way. */
 int bs_watch_wait(struct bs_watch *w);
+/* Whether the watchdog thread runs in this very process (a system call:
+ * for waits that only it can end, not for the connect fast path). */
+bool bs_watchdog_here(void);
 
 /* Watch a connect on fd begun at `now` that must end by `end`
  * (CLOCK_MONOTONIC ns). NULL when no watch can be had: nested in a signal

@@ -63,3 +63,18 @@ assert_eq "$(count_lines '"event":"connect.retry"' "$log")" 2 "pauses next to a 
 assert_grep '"event":"connect.giveup".*"errno":"ECONNREFUSED".*"reason":"attempts"' "$log" \
 	"pauses next to a double close: give-up"
 assert_log_valid "$log"
+
+# 4. The child of a raw clone system call (tests/helpers/fault_rawclone.c)
+#    runs no fork handler: it inherited "the watchdog runs" without the
+#    thread, and its first pause waited for a wake-up that never came.
+#    Now a pause that only the watchdog could end checks that the watchdog
+#    runs in this process. The bound on the run only guards the hang.
+log="$BS_TMP/rawclone.jsonl"
+out=$(timeout 30 env LD_PRELOAD="$BS_PRELOAD" BACKSTOP_LOG="$log" \
+	BACKSTOP_CONNECT_BASE=10ms BACKSTOP_CONNECT_ATTEMPTS=3 BACKSTOP_CONNECT_DEADLINE=10s \
+	"$BS_HELPERS/fault_rawclone" "$PORT" 2>rawclone.err) ||
+	fail "a pause in a raw clone child never ended: $(cat rawclone.err)"
+assert_eq "$out" "parent=ECONNREFUSED child=ECONNREFUSED" "retries in a raw clone child"
+assert_eq "$(count_lines '"event":"connect.giveup".*"reason":"attempts"' "$log")" 2 \
+	"both processes retried to the attempt limit"
+assert_log_valid "$log"
